@@ -1,0 +1,51 @@
+"""Premise/hypothesis pairs from a file, scored by an NLI model (the ``factcheck score`` job)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from factcheck.infer import NLIModel
+from factcheck.nli_data import LABELS
+
+
+class PairInputError(ValueError):
+    """A pairs file that cannot be read; the message names the file and line."""
+
+
+def read_pairs(path: str | Path) -> list[dict]:
+    """JSON lines, each an object with non-empty string fields ``premise`` and ``hypothesis``."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise PairInputError(f"{path}: cannot read: {error}") from error
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise PairInputError(f"{where}: invalid JSON: {error.msg}") from error
+        if not isinstance(record, dict):
+            raise PairInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        for field in ("premise", "hypothesis"):
+            value = record.get(field)
+            if not isinstance(value, str) or not value.strip():
+                raise PairInputError(f"{where}: field {field!r} must be a non-empty string")
+        records.append({"id": record.get("id", number), **record})
+    if not records:
+        raise PairInputError(f"{path}: no pairs in file")
+    return records
+
+
+def score_pairs(records: list[dict], *, model: NLIModel | str | None = None, batch_size: int = 32) -> list[dict]:
+    """Each record with the predicted ``label`` and its calibrated ``probabilities`` added."""
+    nli = model if isinstance(model, NLIModel) else NLIModel(model)
+    probs = nli.predict([(r["premise"], r["hypothesis"]) for r in records], batch_size=batch_size)
+    return [
+        {**r, "label": LABELS[int(p.argmax())], "probabilities": {label: round(float(x), 4) for label, x in zip(LABELS, p)}}
+        for r, p in zip(records, probs)
+    ]

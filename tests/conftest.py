@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the hub: the shipped model and the bundled encoder are local files.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DATA_DIR = SHARED / "data"
+EXAMPLES_DIR = SHARED / "examples"
+
+
+@pytest.fixture(scope="session")
+def nli_model():
+    from factcheck.infer import NLIModel
+
+    return NLIModel()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"public data not found at {DATA_DIR}")
+    return DATA_DIR

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from factcheck.infer import NLIModel, default_model_path, label_order
+from factcheck.nli_data import LABELS
+
+
+def test_shipped_checkpoint_is_complete_and_small():
+    path = default_model_path()
+    config = json.loads((path / "config.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(3)] == list(LABELS)
+    assert (path / "tokenizer.json").is_file()
+    assert (path / "model.safetensors").stat().st_size <= 100 * 1024 * 1024
+    assert json.loads((path / "calibration.json").read_text())["temperature"] > 0
+
+
+def test_loads_with_plain_transformers_offline():
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(default_model_path()))
+    assert model.config.num_labels == 3
+
+
+def test_obvious_pairs_get_the_right_label(nli_model):
+    pairs = [
+        ("The council will not raise parking fees this year.", "The council will raise parking fees this year."),
+        ("A man is playing a guitar on stage.", "A man is playing an instrument."),
+        ("A man is playing a guitar on stage.", "The man is famous in Japan."),
+    ]
+    probs = nli_model.predict(pairs)
+    assert probs.shape == (3, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert [LABELS[i] for i in probs.argmax(axis=1)] == ["contradiction", "entailment", "neutral"]
+
+
+def test_batching_keeps_the_callers_order(nli_model):
+    pairs = [
+        ("A very long premise " + "about many things " * 30, "Something happened."),
+        ("Short.", "A dog runs."),
+        ("Two women are talking in a cafe in Paris.", "Two women are in France."),
+    ]
+    together = nli_model.predict(pairs, batch_size=2)
+    one_by_one = np.concatenate([nli_model.predict([p]) for p in pairs])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-4)
+
+
+def test_empty_input_gives_empty_output(nli_model):
+    assert nli_model.predict([]).shape == (0, 3)
+
+
+def test_temperature_divides_the_logits(nli_model):
+    pairs = [("A cat sleeps on the sofa.", "An animal is resting.")]
+    logits = nli_model.logits(pairs)
+    hot = NLIModel(nli_model.name_or_path, temperature=2.0).predict(pairs)
+    expected = np.exp(logits / 2.0) / np.exp(logits / 2.0).sum()
+    np.testing.assert_allclose(hot, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "id2label, expected",
+    [
+        ({0: "CONTRADICTION", 1: "NEUTRAL", 2: "ENTAILMENT"}, [2, 1, 0]),  # roberta-large-mnli
+        ({0: "contradiction", 1: "entailment", 2: "neutral"}, [1, 2, 0]),  # cross-encoder/nli-deberta-v3-base
+        ({0: "entailment", 1: "neutral", 2: "contradiction"}, [0, 1, 2]),
+    ],
+)
+def test_label_order_comes_from_the_config(id2label, expected):
+    assert label_order(id2label) == expected
+
+
+def test_unnamed_labels_are_refused():
+    with pytest.raises(ValueError, match="does not name"):
+        label_order({0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"})
+
+
+def test_a_checkpoint_with_another_label_order_gives_the_same_probabilities(nli_model, tmp_path):
+    """A copy of our model with its outputs permuted, as roberta-large-mnli orders them."""
+    from transformers import AutoModelForSequenceClassification
+
+    source = default_model_path()
+    permuted = AutoModelForSequenceClassification.from_pretrained(str(source))
+    order = [2, 1, 0]  # contradiction, neutral, entailment
+    with torch.no_grad():
+        permuted.classifier.weight.copy_(permuted.classifier.weight[order])
+        permuted.classifier.bias.copy_(permuted.classifier.bias[order])
+    permuted.config.id2label = {0: "CONTRADICTION", 1: "NEUTRAL", 2: "ENTAILMENT"}
+    permuted.config.label2id = {v: k for k, v in permuted.config.id2label.items()}
+    permuted.save_pretrained(tmp_path)
+    for name in ("tokenizer.json", "tokenizer_config.json", "calibration.json"):
+        shutil.copy(source / name, tmp_path / name)
+    pairs = [("The museum opened in 1990.", "The museum opened in 1995."), ("It rains.", "It is wet outside.")]
+    np.testing.assert_allclose(NLIModel(tmp_path).predict(pairs), nli_model.predict(pairs), atol=1e-5)
+
+
+def test_missing_default_model_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACTCHECK_MODEL", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="shipped model is missing"):
+        NLIModel()
