@@ -8,6 +8,11 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Checker": "factcheck.checker",
+    "Claim": "factcheck.claims",
+    "Document": "factcheck.ingest",
+    "Report": "factcheck.report",
+    "Thresholds": "factcheck.aggregate",
     "NLIModel": "factcheck.infer",
     "LABELS": "factcheck.nli_data",
     "score_pairs": "factcheck.pairs",

@@ -1,0 +1,148 @@
+"""From judged passages to a verdict per claim and source, and the key span inside the deciding passage.
+
+Each passage carries calibrated NLI probabilities. Two checks beyond NLI can
+override a passage's reading:
+
+* a **mismatch** (``factcheck.mismatch``): the passage is about the same thing
+  but gives another date, number, place or name -> the passage contradicts,
+  with the NLI's own belief that it bears on the claim as the strength;
+* **negation**, only where the NLI model is unsure: the passage shares the
+  claim's words and exactly one of the two is negated -> the passage contradicts.
+
+The verdict then compares the strongest support S and the strongest
+contradiction C over the passages:
+
+* ``conflicting`` if both S and C reach ``conflict``;
+* ``contradicted`` if C reaches ``contradict`` and C >= S;
+* ``supported`` if S reaches ``support``;
+* ``contradicted`` if C reaches ``contradict``;
+* ``not_mentioned`` otherwise, with confidence 1 - max(S, C).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from factcheck.mismatch import find_mismatches, negation_spans, shares_topic
+from factcheck.report import (
+    CONFLICTING,
+    CONTRADICTED,
+    NOT_MENTIONED,
+    SUPPORTED,
+    ClaimResult,
+    Evidence,
+    Span,
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Verdict thresholds on calibrated probabilities (see the module docstring)."""
+
+    support: float = 0.5
+    contradict: float = 0.5
+    conflict: float = 0.8
+    unsure: float = 0.6  # below this top probability the negation check may decide a passage
+    topic: float = 0.6  # share of the claim's content words a passage needs for the negation check
+
+
+def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evidence:
+    """The passage with mismatches and the negation check applied (a new object; the input is unchanged)."""
+    p = evidence.probabilities
+    relatedness = max(p["entailment"], p["contradiction"])
+    offset = evidence.start
+    mismatches = find_mismatches(claim, evidence.text, offset)
+    if mismatches:
+        first = mismatches[0]
+        key = Span(evidence.document_id, first.evidence_start, first.evidence_end, first.evidence_text)
+        return replace(evidence, mismatches=mismatches, key_span=key, rule="mismatch", probabilities=_contradicting(p, relatedness))
+    if max(p.values()) < thresholds.unsure and shares_topic(claim, evidence.text, thresholds.topic):
+        claim_negated = bool(negation_spans(claim))
+        evidence_negations = negation_spans(evidence.text)
+        if claim_negated != bool(evidence_negations):
+            key = None
+            if evidence_negations:
+                start, end = evidence_negations[0]
+                key = Span(evidence.document_id, offset + start, offset + end, evidence.text[start:end])
+            return replace(evidence, key_span=key, rule="negation", probabilities=_contradicting(p, relatedness))
+    return evidence
+
+
+def _contradicting(p: dict[str, float], strength: float) -> dict[str, float]:
+    """Probabilities that put ``strength`` on contradiction and none on entailment."""
+    strength = max(strength, p["contradiction"])
+    return {"entailment": 0.0, "neutral": round(1.0 - strength, 6), "contradiction": strength}
+
+
+def decide(claim, document_id: str, passages: list[Evidence], thresholds: Thresholds) -> ClaimResult:
+    """The verdict of one source on one claim, from its judged passages (rules already applied)."""
+    if not passages:
+        return ClaimResult(claim, document_id, NOT_MENTIONED, 1.0, [])
+    support = max(passages, key=lambda e: e.probabilities["entailment"])
+    contradiction = max(passages, key=lambda e: e.probabilities["contradiction"])
+    s, c = support.probabilities["entailment"], contradiction.probabilities["contradiction"]
+    if s >= thresholds.conflict and c >= thresholds.conflict:
+        verdict, confidence, lead = CONFLICTING, min(s, c), contradiction
+    elif c >= thresholds.contradict and c >= s:
+        verdict, confidence, lead = CONTRADICTED, c, contradiction
+    elif s >= thresholds.support:
+        verdict, confidence, lead = SUPPORTED, s, support
+    elif c >= thresholds.contradict:
+        verdict, confidence, lead = CONTRADICTED, c, contradiction
+    else:
+        verdict, confidence, lead = NOT_MENTIONED, 1.0 - max(s, c), max(passages, key=lambda e: e.retrieval_score)
+    ordered = [lead] + [e for e in passages if e is not lead]
+    return ClaimResult(
+        claim,
+        document_id,
+        verdict,
+        round(float(confidence), 6),
+        ordered,
+        best_support=support if s >= thresholds.support else None,
+        best_contradiction=contradiction if c >= thresholds.contradict else None,
+    )
+
+
+# Occlusion works on words; a window of three removes short phrases ("will not contain") whose
+# words mean little one at a time.
+OCCLUSION_WINDOW = 3
+MAX_OCCLUSIONS = 60
+_WORD = re.compile(r"\S+")
+
+
+def occlusions(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[str]]:
+    """(word spans, removed word ranges, texts with those words removed) for occlusion analysis."""
+    words = [m.span() for m in _WORD.finditer(text)]
+    if not words:
+        return [], [], []
+    stride = max(1, int(np.ceil(len(words) / MAX_OCCLUSIONS)))
+    ranges, variants = [], []
+    for first in range(0, len(words), stride):
+        last = min(first + OCCLUSION_WINDOW, len(words))
+        ranges.append((first, last))
+        variants.append((text[: words[first][0]] + text[words[last - 1][1] :]).strip())
+    return words, ranges, variants
+
+
+def key_span_from_drops(evidence: Evidence, words, ranges, drops: np.ndarray) -> Span | None:
+    """The contiguous words whose removal moves the verdict most.
+
+    A word's importance is the largest drop in the verdict's probability among the windows that remove it;
+    the key span is the run of words around the most important one whose importance is at least half of it.
+    """
+    if not words or drops.size == 0 or drops.max() <= 0:
+        return None
+    importance = np.zeros(len(words))
+    for (first, last), drop in zip(ranges, drops):
+        importance[first:last] = np.maximum(importance[first:last], drop)
+    peak = int(importance.argmax())
+    left = right = peak
+    while left > 0 and importance[left - 1] >= importance[peak] / 2:
+        left -= 1
+    while right + 1 < len(words) and importance[right + 1] >= importance[peak] / 2:
+        right += 1
+    start, end = words[left][0], words[right][1]
+    return Span(evidence.document_id, evidence.start + start, evidence.start + end, evidence.text[start:end])

@@ -1,0 +1,130 @@
+"""The ``Checker``: claims against documents, with verdicts and evidence spans.
+
+    >>> from factcheck import Checker
+    >>> checker = Checker()                                      # the shipped NLI model, on the CPU
+    >>> report = checker.check(["The council met on May 3."], ["articles/"])   # doctest: +SKIP
+    >>> report.results[0].verdict, report.results[0].evidence[0].text          # doctest: +SKIP
+
+Flow: ingest -> segment -> claims -> retrieve -> infer -> aggregate -> report.
+Every NLI call of a ``check`` goes through one batched, de-duplicated pass,
+and results of (evidence, claim) pairs are remembered across calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from factcheck.aggregate import Thresholds, apply_rules, decide, key_span_from_drops, occlusions
+from factcheck.claims import Claim, as_claims, extract_claims
+from factcheck.infer import NLIModel
+from factcheck.ingest import Document, load_documents
+from factcheck.nli_data import LABELS
+from factcheck.report import CONTRADICTED, NOT_MENTIONED, ClaimResult, Comparison, Evidence, Report
+from factcheck.retrieve import Embedder, Retriever
+
+DocumentLike = str | Path | Document
+
+
+class Checker:
+    def __init__(
+        self,
+        model: NLIModel | str | Path | None = None,
+        device: str = "cpu",
+        *,
+        top_k: int = 6,
+        window: int = 2,
+        thresholds: Thresholds | None = None,
+        key_spans: bool = True,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ):
+        self._model_arg = model
+        self.device = device
+        self.thresholds = thresholds or Thresholds()
+        self.key_spans = key_spans
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self.retriever = Retriever(Embedder(device=device), window=window, top_k=top_k)
+        self._pair_cache: dict[tuple[str, str], np.ndarray] = {}
+
+    @cached_property
+    def nli(self) -> NLIModel:
+        if isinstance(self._model_arg, NLIModel):
+            return self._model_arg
+        return NLIModel(self._model_arg, device=self.device)
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Calibrated NLI probabilities, each distinct pair computed once per checker."""
+        missing = list(dict.fromkeys(p for p in pairs if p not in self._pair_cache))
+        if missing:
+            probs = self.nli.predict(missing, batch_size=self.batch_size, show_progress=self.show_progress)
+            self._pair_cache.update(zip(missing, probs))
+        return np.array([self._pair_cache[p] for p in pairs]).reshape(len(pairs), len(LABELS))
+
+    def extract(self, document: DocumentLike) -> list[Claim]:
+        """The check-worthy claims of one article, with spans and attribution."""
+        (doc,) = load_documents([document])
+        return extract_claims(doc)
+
+    def check(self, claims: Iterable[str | Claim], documents: Iterable[DocumentLike] | DocumentLike) -> Report:
+        """Every claim against every document."""
+        claim_list = as_claims(claims)
+        docs = load_documents(documents)
+        return Report(self._check(claim_list, docs))
+
+    def compare(self, a: DocumentLike, b: DocumentLike) -> Comparison:
+        """The claims of A checked against B, and those of B against A."""
+        doc_a, doc_b = load_documents([a, b])
+        results = self._check(extract_claims(doc_a), [doc_b]) + self._check(extract_claims(doc_b), [doc_a])
+        return Comparison(results, document_a=doc_a.id, document_b=doc_b.id)
+
+    def _check(self, claims: list[Claim], documents: list[Document]) -> list[ClaimResult]:
+        jobs = []  # (claim, document, candidates)
+        for document in documents:
+            # A claim taken from a document is not checked against itself.
+            targets = [c for c in claims if c.document_id != document.id]
+            for claim, candidates in zip(targets, self.retriever.search([c.text for c in targets], document)):
+                jobs.append((claim, document, candidates))
+        probs = self.predict([(cand.passage.text, claim.text) for claim, _, cands in jobs for cand in cands])
+        results, cursor = [], 0
+        for claim, document, candidates in jobs:
+            passages = []
+            for cand in candidates:
+                p = probs[cursor]
+                cursor += 1
+                judged = Evidence(
+                    document.id,
+                    cand.passage.start,
+                    cand.passage.end,
+                    cand.passage.text,
+                    {label: round(float(x), 6) for label, x in zip(LABELS, p)},
+                    round(cand.score, 6),
+                )
+                passages.append(apply_rules(claim.text, judged, self.thresholds))
+            results.append(decide(claim, document.id, passages, self.thresholds))
+        if self.key_spans:
+            self._add_key_spans(results)
+        return results
+
+    def _add_key_spans(self, results: list[ClaimResult]) -> None:
+        """Occlusion on each deciding passage that no rule has already explained."""
+        todo = [r for r in results if r.verdict != NOT_MENTIONED and r.evidence and r.evidence[0].key_span is None]
+        plans, pairs = [], []
+        for r in todo:
+            lead = r.evidence[0]
+            words, ranges, variants = occlusions(lead.text)
+            plans.append((r, words, ranges, len(variants)))
+            pairs.extend((v, r.claim.text) for v in variants)
+        probs = self.predict(pairs)
+        cursor = 0
+        for r, words, ranges, count in plans:
+            lead = r.evidence[0]
+            label = "contradiction" if r.verdict == CONTRADICTED else "entailment"
+            index = LABELS.index(label)
+            drops = lead.probabilities[label] - probs[cursor : cursor + count, index]
+            cursor += count
+            lead.key_span = key_span_from_drops(lead, words, ranges, drops)

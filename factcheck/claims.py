@@ -1,0 +1,123 @@
+"""Claims: given by the user, or extracted from an article as its check-worthy sentences.
+
+An extracted claim keeps its sentence's span in the article, and for reported
+speech ("…, the newspaper said, quoting an official") who is said to have said
+it. Attribution is found with a few patterns over the sentence: the spaCy and
+NER models that would do it from a parse cannot be downloaded here, and news
+attribution is formulaic enough ("X said", "according to X", "X told Y that").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from factcheck.ingest import Document
+from factcheck.segment import Sentence, split_sentences
+
+
+@dataclass
+class Claim:
+    text: str
+    id: str
+    document_id: str | None = None  # the article it was extracted from, if any
+    start: int | None = None  # span of ``text`` in that article
+    end: int | None = None
+    speaker: str | None = None  # who is said to have said it (reported speech)
+    reported_by: str | None = None  # who reports the speaker's words ("the newspaper said, quoting ...")
+
+    def __post_init__(self):
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise ValueError(f"claim {self.id!r}: text must be a non-empty string")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def as_claims(items: Iterable[str | Claim]) -> list[Claim]:
+    """Strings become claims ``claim-1``, ``claim-2``, …; ids must be unique."""
+    claims = []
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, Claim):
+            claims.append(item)
+        elif isinstance(item, str):
+            claims.append(Claim(text=item.strip(), id=f"claim-{number}"))
+        else:
+            raise TypeError(f"claim {number}: expected a string or Claim, got {type(item).__name__}")
+    seen: dict[str, int] = {}
+    for number, claim in enumerate(claims, start=1):
+        if claim.id in seen:
+            raise ValueError(f"claims {seen[claim.id]} and {number} share the id {claim.id!r}")
+        seen[claim.id] = number
+    return claims
+
+
+_REPORTING_VERBS = r"(?:said|says|added|adds|told|tells|reported|reports|stated|noted|claimed|announced|explained|acknowledged|insisted|wrote|warned)"
+_PRONOUNS = {"he", "she", "they", "it", "we", "i"}
+_NAME = r"(?P<speaker>(?:[Tt]he |[Aa]n? |[Aa]nother )?[\w’'.-]+(?: [\w’'.-]+){0,6}?)"
+_PATTERNS = [
+    # “…,” the newspaper said, quoting another official.
+    re.compile(rf"[,”\"] *(?P<via>(?:the |The )?[\w’'. -]+?) {_REPORTING_VERBS}, quoting (?P<speaker>[^,.]+)"),
+    # “…,” he added.  /  …, the Washington Post reported.
+    re.compile(rf"[,”\"] *{_NAME} {_REPORTING_VERBS}[.!]?[”\"]?$"),
+    # According to the newspaper, …
+    re.compile(r"(?:^|, )[Aa]ccording to (?P<speaker>[^,]+)"),
+    # [At a press conference,] Lavrov told reporters that …  /  Sources also told the Washington Post that …
+    re.compile(rf"(?:^|, ){_NAME} (?:also )?{_REPORTING_VERBS}(?: [\w ]+?)? that\b"),
+]
+
+
+def attribution(sentence: str) -> tuple[str | None, str | None]:
+    """(speaker, reported_by) of a sentence of reported speech, or (None, None)."""
+    for pattern in _PATTERNS:
+        match = pattern.search(sentence.strip())
+        if match:
+            groups = match.groupdict()
+            via = groups.get("via")
+            return groups["speaker"].strip(), via.strip() if via else None
+    return None, None
+
+
+_BOILERPLATE = re.compile(
+    r"(all rights reserved|©|copyright|subscribe|sign up|click here|read more|follow us|newsletter|cookie|"
+    r"^photo:|^image:|^video:|https?://)",
+    re.IGNORECASE,
+)
+MIN_WORDS = 5
+
+
+def is_check_worthy(sentence: str) -> bool:
+    """A factual statement: long enough, not a question, not page furniture."""
+    text = sentence.strip()
+    if len(text.split()) < MIN_WORDS or text.rstrip("”\"' ").endswith("?"):
+        return False
+    return not _BOILERPLATE.search(text)
+
+
+def extract_claims(document: Document, sentences: list[Sentence] | None = None) -> list[Claim]:
+    """The check-worthy sentences of ``document`` as claims, with spans and attribution."""
+    claims = []
+    last_named_speaker: str | None = None
+    last_via: str | None = None
+    for sentence in sentences if sentences is not None else split_sentences(document):
+        speaker, via = attribution(sentence.text)
+        if speaker and speaker.lower() in _PRONOUNS and last_named_speaker:
+            # "“…,” he added." continues the quote of the last named speaker.
+            speaker, via = last_named_speaker, via or last_via
+        elif speaker:
+            last_named_speaker, last_via = speaker, via
+        if not is_check_worthy(sentence.text):
+            continue
+        claims.append(
+            Claim(
+                text=sentence.text,
+                id=f"{document.id}#{sentence.index}",
+                document_id=document.id,
+                start=sentence.start,
+                end=sentence.end,
+                speaker=speaker,
+                reported_by=via,
+            )
+        )
+    return claims

@@ -1,0 +1,298 @@
+"""Files -> documents.
+
+``load_documents`` reads files, folders and glob patterns into ``Document``s.
+``Document.text`` is exactly what later stages index with character offsets,
+so it is never cleaned up: for ``.txt``/``.md`` it is the file's full decoded
+text (a leading byte-order mark excepted), for JSON the record's ``text``
+field, for HTML the main text trafilatura extracts (offsets then refer to that
+text, not to the HTML source).
+
+Every problem with an input is an ``IngestError`` naming the file (and the line
+or record); nothing is skipped silently. Folders and glob patterns are the one
+place where files are chosen: they take the files with a supported extension,
+leaving out hidden ones (``.git/``, ``.DS_Store``), as ``ls`` would.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date as _date
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+JSON_SUFFIXES = frozenset({".json", ".jsonl"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+
+# A first line such as " date 2022-01-22 ", as in our article dumps: metadata, not article text.
+DATE_HEADER = re.compile(r"[^\S\r\n]*date:?[^\S\r\n]+(\d{4}-\d{2}-\d{2})[^\S\r\n]*(?=[\r\n]|\Z)", re.IGNORECASE)
+
+# UTF-32 before UTF-16: the UTF-32-LE mark starts with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Control characters that text files do not contain (tab, newlines, form feed allowed).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+# Below this charset-normalizer coherence the "detected" language is a guess, and so is the encoding:
+# KOI8-R Russian comes back as Shift-JIS with coherence 0.
+_MIN_COHERENCE = 0.1
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+
+
+class IngestError(ValueError):
+    """An input that cannot become a document; the message names the file (and line or record)."""
+
+
+@dataclass
+class Document:
+    text: str
+    id: str
+    title: str | None = None
+    date: str | None = None  # ISO YYYY-MM-DD
+    source: str | None = None
+    url: str | None = None
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        # A date given explicitly wins over the header line, which is only a fallback.
+        if self.date is None:
+            header = DATE_HEADER.match(self.text)
+            if header:
+                self.date = header.group(1)
+        if self.date is not None:
+            self.date = _iso_date(self.date)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _iso_date(value: object) -> str:
+    """``YYYY-MM-DD``, also taken from the front of an ISO timestamp (``2022-01-22T10:00:00Z``)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?", value.strip()):
+        try:
+            return _date.fromisoformat(value.strip()[:10]).isoformat()
+        except ValueError:
+            pass
+    raise ValueError(f"date {value!r} is not an ISO date (YYYY-MM-DD)")
+
+
+def load_documents(inputs: Iterable[str | Path | Document] | str | Path | Document) -> list[Document]:
+    """Documents from files, folders (recursively, sorted), glob patterns and ``Document`` objects, in input order.
+
+    A file reached twice (a folder and a file in it) is read once; two documents with the same id are an error.
+    """
+    # A lone path would otherwise be iterated character by character.
+    if isinstance(inputs, (str, Path, Document)):
+        inputs = [inputs]
+    documents: list[Document] = []
+    origin_of_id: dict[str, str] = {}
+    files_read: set[Path] = set()
+    for item in inputs:
+        if isinstance(item, Document):
+            batch = [(item, item.path or "a Document passed in")]
+        else:
+            batch = []
+            for path in _expand(item):
+                if path.resolve() not in files_read:
+                    files_read.add(path.resolve())
+                    batch.extend(_read_file(path))
+        for document, origin in batch:
+            if document.id in origin_of_id:
+                raise IngestError(f"duplicate document id {document.id!r}: {origin_of_id[document.id]} and {origin}")
+            origin_of_id[document.id] = origin
+            documents.append(document)
+    return documents
+
+
+def _supported() -> str:
+    return ", ".join(sorted(SUPPORTED_SUFFIXES))
+
+
+def _expand(item: str | Path) -> list[Path]:
+    path = Path(item)
+    if path.is_dir():
+        return _folder_files(path)
+    if path.exists() or path.is_symlink():
+        return [path]
+    pattern = str(item)
+    if any(c in pattern for c in "*?["):
+        files: list[Path] = []
+        for match in map(Path, sorted(glob.glob(pattern, recursive=True))):
+            if match.is_dir():
+                files.extend(_folder_files(match))
+            elif match.suffix.lower() in SUPPORTED_SUFFIXES:
+                files.append(match)
+        if not files:
+            raise IngestError(f"{pattern}: pattern matches no files with a supported extension ({_supported()})")
+        return files
+    raise IngestError(f"{pattern}: no such file or folder")
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in SUPPORTED_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.is_file()
+    )
+    if not files:
+        raise IngestError(f"{folder}: folder holds no files with a supported extension ({_supported()})")
+    return files
+
+
+def _read_file(path: Path) -> list[tuple[Document, str]]:
+    """The file's documents, each with where it came from (file, and line or record for JSON)."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise IngestError(f"{path}: unsupported file type {suffix or '(no extension)'}; supported: {_supported()}")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise IngestError(f"{path}: cannot read: {e.strerror or e}") from e
+    text = _decode(data, path)
+    if not text.strip():
+        raise IngestError(f"{path}: empty (no text, or only whitespace)")
+    if suffix in JSON_SUFFIXES:
+        return _json_documents(text, path, lines=suffix == ".jsonl")
+    if suffix in HTML_SUFFIXES:
+        return [(_html_document(text, path), str(path))]
+    _require_text(text, str(path))
+    return [(_document(str(path), text=text, id=path.stem, path=str(path)), str(path))]
+
+
+def _decode(data: bytes, path: Path) -> str:
+    text = _decode_bytes(data, path)
+    if len(_CONTROL.findall(text)) > len(text) / 100:
+        raise IngestError(f"{path}: binary file (control characters), not text")
+    return text
+
+
+def _decode_bytes(data: bytes, path: Path) -> str:
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            # The mark is not part of the text: character offsets count from the first character after it.
+            try:
+                return data[len(bom) :].decode(codec)
+            except UnicodeDecodeError as e:
+                raise IngestError(
+                    f"{path}: starts with a {codec} byte-order mark but byte {e.start + len(bom)} is not valid {codec}"
+                ) from None
+    if b"\x00" in data:
+        raise IngestError(f"{path}: binary file (NUL bytes), not text; UTF-16 needs a byte-order mark")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _detect_encoding(data, path)
+
+
+def _detect_encoding(data: bytes, path: Path) -> str:
+    import charset_normalizer
+
+    matches = list(charset_normalizer.from_bytes(data))
+    if matches:
+        least_chaos = min(m.chaos for m in matches)
+        candidates = sorted((m for m in matches if m.chaos == least_chaos), key=lambda m: -m.coherence)
+        best = candidates[0]
+        # Single-byte code pages read the same bytes equally cleanly but differently (cp1250 reads cp1252
+        # "à" as "ŕ"; charset-normalizer ranks cp1257 first for short cp1250 Polish), so a guess is taken
+        # only when the cleanest readings agree, or when the most coherent is cp1252, the legacy encoding
+        # of Western newsrooms, and clearly ahead. Anything else is an error, never garbled text.
+        agreed = len({str(m) for m in candidates}) == 1
+        if best.coherence >= _MIN_COHERENCE and (
+            agreed or ("cp1252" in best.could_be_from_charset and best.coherence > candidates[1].coherence)
+        ):
+            log.warning("%s: not UTF-8; read as %s (detected)", path, best.encoding)
+            return str(best)
+    raise IngestError(f"{path}: cannot determine text encoding (not UTF-8, and no confident guess); save it as UTF-8")
+
+
+def _require_text(text: str, where: str) -> None:
+    header = DATE_HEADER.match(text)
+    if not text[header.end() if header else 0 :].strip():
+        raise IngestError(f"{where}: no text after the date line" if header else f"{where}: empty text")
+
+
+def _document(where: str, **fields) -> Document:
+    try:
+        return Document(**fields)
+    except ValueError as e:
+        raise IngestError(f"{where}: {e}") from None
+
+
+def _html_document(html: str, path: Path) -> Document:
+    import trafilatura  # pulls in lxml and friends; only HTML needs it
+
+    extracted = trafilatura.bare_extraction(html, with_metadata=True)
+    if extracted is None or not (extracted.text or "").strip():
+        raise IngestError(f"{path}: no main text found in the HTML")
+    return _document(
+        str(path),
+        text=extracted.text,
+        id=path.stem,
+        title=extracted.title,
+        date=extracted.date,
+        source=extracted.sitename,
+        url=extracted.url,
+        path=str(path),
+    )
+
+
+def _json_documents(text: str, path: Path, *, lines: bool) -> list[tuple[Document, str]]:
+    """``.jsonl``: one object per line; ``.json``: one object (id defaults to the file stem) or a list of them."""
+    if lines:
+        records = []
+        # Not splitlines(): JSON strings may hold a raw U+2028, which it would split on.
+        for n, line in enumerate(text.split("\n"), 1):
+            if line.strip():
+                try:
+                    records.append((json.loads(line), f"{path}, line {n}"))
+                except json.JSONDecodeError as e:
+                    raise IngestError(f"{path}, line {n}: invalid JSON ({e.msg}, column {e.colno})") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise IngestError(f"{path}, line {e.lineno}: invalid JSON ({e.msg}, column {e.colno})") from None
+        if not isinstance(data, list):
+            return [(_record_document(data, str(path), path, default_id=path.stem), str(path))]
+        records = [(record, f"{path}, record {n}") for n, record in enumerate(data, 1)]
+    if not records:
+        raise IngestError(f"{path}: no records")
+    return [(_record_document(record, where, path, default_id=None), where) for record, where in records]
+
+
+def _json_type(value: object) -> str:
+    return _JSON_TYPES.get(type(value), "null" if value is None else type(value).__name__)
+
+
+def _record_document(record: object, where: str, path: Path, *, default_id: str | None) -> Document:
+    if not isinstance(record, dict):
+        raise IngestError(f"{where}: expected a JSON object, got {_json_type(record)}")
+    if "text" not in record:
+        raise IngestError(f"{where}: missing field 'text' (fields: {', '.join(map(repr, record)) or 'none'})")
+    if not isinstance(record["text"], str):
+        raise IngestError(f"{where}: field 'text' must be a string, got {_json_type(record['text'])}")
+    _require_text(record["text"], where)
+    doc_id = record.get("id", default_id)
+    if doc_id is None:
+        raise IngestError(f"{where}: missing field 'id' (required when a file holds several records)")
+    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
+        raise IngestError(f"{where}: field 'id' must be a non-empty string or an integer, got {doc_id!r}")
+    fields = {name: record.get(name) for name in ("title", "date", "source", "url")}
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            raise IngestError(f"{where}: field {name!r} must be a string, got {_json_type(value)}")
+    return _document(where, text=record["text"], id=str(doc_id), path=str(path), **fields)

@@ -1,0 +1,332 @@
+"""Checks beyond NLI: a claim's dates, numbers, places and names against its evidence, and negation.
+
+NLI models read "met on January 14" against "met on January 12" as entailment:
+the sentences overlap almost word for word. Here each value of the claim is
+compared with the value the evidence gives *for the same thing*: the evidence
+value of the same kind that sits closest to the words the claim shares with
+the evidence (its anchors). "Consultations took place in Geneva on January 10,
+followed by a meeting of the Russia-NATO Council in Brussels on January 12"
+gives January 12 for the council meeting, because "Russia", "NATO", "Council"
+and "Brussels" surround it, and January 10 belongs to the consultations.
+
+The value patterns are hand-written: the parsers and NER taggers that would do
+this need model downloads, and news writes dates and numbers in few forms.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"],
+        start=1,
+    )
+}
+_MONTH_ABBREVIATIONS = {m[:3]: i for m, i in MONTHS.items()} | {"sept": 9}
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000, "million": 1e6, "billion": 1e9}
+NEGATIONS = {"not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without"}
+STOP_WORDS = set(
+    "a an the of in on at to for from by with and or but is are was were be been being has have had will would "
+    "shall should can could may might must do does did that this these those it its as than then there their "
+    "they he she we you i his her our your after before about into over under also which who whom whose what "
+    "when where while said says told".split()
+)
+PLACE_PREPOSITIONS = {"in", "at", "from", "to", "near", "outside", "inside"}
+# Capitalised only because they open a sentence or clause.
+SENTENCE_OPENERS = STOP_WORDS | set(
+    "however following meanwhile also according during despite although since last earlier later yet still "
+    "instead moreover furthermore thus therefore so if once".split()
+)
+
+_MONTH_RE = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+_DATE_PATTERNS = [
+    re.compile(rf"\b(?P<month>{_MONTH_RE}) (?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:,? (?P<year>\d{{4}}))?\b"),
+    re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)? (?:of )?(?P<month>{_MONTH_RE})(?:,? (?P<year>\d{{4}}))?\b"),
+    re.compile(rf"\b(?P<month>{_MONTH_RE}) (?P<year>\d{{4}})\b"),
+    re.compile(r"\b(?P<weekday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
+    re.compile(r"\b(?:in|since|until|by|of) (?P<year>(?:1[89]|20)\d\d)\b"),
+]
+_NUMBER_RE = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_TOKEN_RE = re.compile(r"\w[\w'’]*")
+_CAPITALISED_RE = re.compile(r"\b[A-Z][\w’'-]*(?: (?:[A-Z][\w’'-]*))*")
+
+
+@dataclass(frozen=True)
+class Value:
+    kind: str  # "date", "number", "place" or "name"
+    start: int
+    end: int
+    text: str
+    normal: tuple
+    weight: float = 1.0  # how likely this is the value the sentence is about (see _proper_nouns)
+
+
+@dataclass
+class Mismatch:
+    """A value of the claim that the evidence gives otherwise; claim offsets index the claim's text."""
+
+    kind: str
+    claim_start: int
+    claim_end: int
+    claim_text: str
+    evidence_start: int  # offsets into the evidence's document
+    evidence_end: int
+    evidence_text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _month_number(text: str) -> int:
+    key = text.lower().rstrip(".")
+    return MONTHS.get(key) or _MONTH_ABBREVIATIONS[key[:4] if key.startswith("sept") else key[:3]]
+
+
+def _dates(text: str) -> list[Value]:
+    values: list[Value] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            span = m.span("year") if pattern is _DATE_PATTERNS[-1] else m.span()
+            if any(s < span[1] and span[0] < e for s, e in taken):
+                continue
+            groups = m.groupdict()
+            normal = (
+                _month_number(groups["month"]) if groups.get("month") else None,
+                int(groups["day"]) if groups.get("day") else None,
+                int(groups["year"]) if groups.get("year") else None,
+                WEEKDAYS.index(groups["weekday"].lower()) if groups.get("weekday") else None,
+            )
+            values.append(Value("date", span[0], span[1], text[span[0] : span[1]], normal))
+            taken.append(span)
+    return values
+
+
+def _numbers(text: str, dates: list[Value]) -> list[Value]:
+    values = []
+    for m in _NUMBER_RE.finditer(text):
+        if any(d.start <= m.start() < d.end for d in dates):
+            continue
+        word = m.group().lower()
+        if word in NUMBER_WORDS:
+            number = float(NUMBER_WORDS[word])
+        else:
+            try:
+                number = float(word.replace(",", ""))
+            except ValueError:
+                continue
+        values.append(Value("number", m.start(), m.end(), m.group(), (number,)))
+    return values
+
+
+def _proper_nouns(text: str, dates: list[Value]) -> list[Value]:
+    values = []
+    for m in _CAPITALISED_RE.finditer(text):
+        start, words = m.start(), m.group().split(" ")
+        while words and words[0].lower() in SENTENCE_OPENERS:
+            start += len(words.pop(0)) + 1
+        if not words or any(d.start <= start < d.end for d in dates):
+            continue
+        if re.sub(r"[’']s$", "", words[0]).lower() in MONTHS.keys() | set(WEEKDAYS):
+            continue
+        previous = text[:start].split()
+        kind = "place" if previous and previous[-1].lower() in PLACE_PREPOSITIONS else "name"
+        # "Cooperation in Europe" is likely part of a longer name; "Council in Brussels" may be either,
+        # so such places count, but less than a place after a lower-case word ("met in Geneva").
+        inside_name = len(previous) >= 2 and previous[-2][:1].isupper() and previous[-2][-1:].isalnum()
+        normal = tuple(re.sub(r"[’']s$", "", w).lower() for w in words)
+        values.append(Value(kind, start, m.end(), text[start : m.end()], normal, 0.5 if inside_name else 1.0))
+    return values
+
+
+@lru_cache(maxsize=4096)
+def extract_values(text: str) -> tuple[Value, ...]:
+    dates = _dates(text)
+    return tuple(dates + _numbers(text, dates) + _proper_nouns(text, dates))
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _content_tokens(text: str) -> list[tuple[str, int, int]]:
+    """(stem, start, end) of each word that is not a stop word."""
+    words = [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+    stems = _stemmer().stemWords([re.sub(r"[’']s$", "", w).lower() for w, _, _ in words])
+    return [(stem, s, e) for stem, (w, s, e) in zip(stems, words) if w.lower() not in STOP_WORDS]
+
+
+def _same_word(a: str, b: str) -> bool:
+    """"Russia" and "Russian", "NATO" and "NATO's": one is a prefix of the other."""
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+
+
+def _compatible(a: Value, b: Value) -> bool:
+    if a.kind == "date":
+        return all(x is None or y is None or x == y for x, y in zip(a.normal, b.normal))
+    if a.kind in ("place", "name"):
+        return any(_same_word(x, y) for x in a.normal for y in b.normal)
+    return a.normal == b.normal
+
+
+def _name_in(value: Value, text: str) -> bool:
+    """Every word of a name occurs in ``text`` (as a word or its prefix)."""
+    words = [w.lower() for w in _TOKEN_RE.findall(text)]
+    return all(any(_same_word(part, w) for w in words) for part in value.normal)
+
+
+def _date_overlap(a: Value, b: Value) -> bool:
+    """Two dates say something about the same field (month, day, year or weekday)."""
+    return any(x is not None and y is not None for x, y in zip(a.normal, b.normal))
+
+
+# How fast an anchor's pull on a value fades with distance, in characters (about eight words).
+_ANCHOR_DECAY = 48.0
+MIN_ANCHOR_COVERAGE = 0.5
+AMBIGUOUS_PULL = 0.8
+
+
+# Clause boundaries, roughly: "and" only before a new noun phrase ("… in Brussels and a session of …"),
+# so that "Lavrov and Blinken" or "Security and Cooperation" stay whole; no comma inside "December 17, 2021".
+_CLAUSE_SEPARATORS = re.compile(r"[.!?][”\"]? +|, (?!\d)|; | followed by | and (?=(?:a|an|the) )| while | whereas | but ")
+
+
+_ENTITY_KINDS = ("place", "name")
+
+
+def _same_kind(a: Value, b: Value) -> bool:
+    """Places and names are one kind when it comes to saying the same thing: "in Brussels" and "Brussels"."""
+    return a.kind == b.kind or (a.kind in _ENTITY_KINDS and b.kind in _ENTITY_KINDS)
+
+
+def _rivals(value: Value, candidates: list[Value], claim: str) -> list[Value]:
+    """Evidence values that could be what the evidence says instead of ``value``."""
+    if value.kind == "date":
+        return [v for v in candidates if v.kind == "date" and _date_overlap(v, value)]
+    if value.kind == "number":
+        return [v for v in candidates if v.kind == "number"]
+    # Names the claim itself mentions are context, not rivals.
+    claim_words = [w.lower() for w in _TOKEN_RE.findall(claim)]
+    return [
+        v
+        for v in candidates
+        if v.kind == value.kind and not any(_same_word(part, w) for part in v.normal for w in claim_words)
+    ]
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    for m in _CLAUSE_SEPARATORS.finditer(text):
+        bounds.append((start, m.start()))
+        start = m.end()
+    bounds.append((start, len(text)))
+    return bounds
+
+
+def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list[Mismatch]:
+    """Values of ``claim`` that ``evidence`` gives otherwise for the same thing.
+
+    Only evidence about the same thing is compared: at least half of the claim's content words (other
+    than its values) must occur in the evidence. ``evidence_offset`` is the evidence's start in its
+    document, so that mismatch spans index the document.
+    """
+    claim_values = extract_values(claim)
+    if not claim_values:
+        return []
+    evidence_values = extract_values(evidence)
+    claim_tokens = _content_tokens(claim)
+    evidence_tokens = _content_tokens(evidence)
+    evidence_positions: dict[str, list[int]] = {}
+    for stem, start, end in evidence_tokens:
+        evidence_positions.setdefault(stem, []).append((start + end) // 2)
+
+    mismatches = []
+    for value in claim_values:
+        anchors = {
+            stem
+            for stem, start, end in claim_tokens
+            if not any(v.start <= start < v.end for v in claim_values if v.kind == value.kind)
+        }
+        if not anchors:
+            continue
+        found = [a for a in anchors if a in evidence_positions]
+        if len(found) / len(anchors) < MIN_ANCHOR_COVERAGE:
+            continue
+        # The clause of the evidence that shares most words with the claim is the one about the same thing.
+        clause_start, clause_end = max(
+            _clauses(evidence),
+            key=lambda c: sum(any(c[0] <= p < c[1] for p in evidence_positions[a]) for a in found),
+        )
+        in_clause = [v for v in evidence_values if clause_start <= v.start < clause_end]
+        if any(_same_kind(value, v) and _compatible(value, v) for v in in_clause):
+            continue
+        scope = in_clause
+        rivals = _rivals(value, scope, claim)
+        if not rivals and value.kind in ("date", "number"):
+            # Dates and numbers often stand in an opening phrase of their own ("On December 17, 2021, ...").
+            # A name or place outside the clause about the claim's subject is about something else.
+            scope = evidence_values
+            rivals = _rivals(value, scope, claim)
+        if not rivals:
+            continue
+
+        def pull(v: Value) -> float:
+            centre = (v.start + v.end) / 2
+            return v.weight * sum(math.exp(-min(abs(p - centre) for p in evidence_positions[a]) / _ANCHOR_DECAY) for a in found)
+
+        if value.kind == "name" and _name_in(value, evidence):
+            continue  # a name the evidence also gives is not contradicted by another name nearby
+        best = max(rivals, key=pull)
+        if _compatible(value, best):
+            continue
+        same = [v for v in scope if _same_kind(value, v) and _compatible(value, v)]
+        if same and max(pull(v) for v in same) >= AMBIGUOUS_PULL * pull(best):
+            continue  # the evidence gives the claim's value about as close to the claim's words: no clear clash
+        mismatches.append(
+            Mismatch(
+                value.kind,
+                value.start,
+                value.end,
+                value.text,
+                evidence_offset + best.start,
+                evidence_offset + best.end,
+                best.text,
+            )
+        )
+    return mismatches
+
+
+def negation_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of negation words ("not", "n't", "never", ...)."""
+    spans = []
+    for m in re.finditer(r"\w+(?:n[’']t)|\b\w+\b", text):
+        word = m.group().lower()
+        if word in NEGATIONS:
+            spans.append(m.span())
+        elif word.endswith(("n't", "n’t")):
+            spans.append((m.end() - 3, m.end()))
+    return spans
+
+
+def shares_topic(claim: str, evidence: str, coverage: float = MIN_ANCHOR_COVERAGE) -> bool:
+    """At least ``coverage`` of the claim's content words occur in the evidence."""
+    claim_stems = {stem for stem, _, _ in _content_tokens(claim)}
+    if not claim_stems:
+        return False
+    evidence_stems = {stem for stem, _, _ in _content_tokens(evidence)}
+    return len(claim_stems & evidence_stems) / len(claim_stems) >= coverage

@@ -1,0 +1,142 @@
+"""Results: plain dataclasses that serialise to JSON and to a pandas DataFrame."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from factcheck.claims import Claim
+from factcheck.mismatch import Mismatch
+
+SUPPORTED = "supported"
+CONTRADICTED = "contradicted"
+NOT_MENTIONED = "not_mentioned"
+CONFLICTING = "conflicting"
+VERDICTS = (SUPPORTED, CONTRADICTED, NOT_MENTIONED, CONFLICTING)
+
+
+@dataclass
+class Span:
+    """``text == document.text[start:end]`` of document ``document_id``."""
+
+    document_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Evidence:
+    """A passage of a source judged against a claim."""
+
+    document_id: str
+    start: int
+    end: int
+    text: str
+    probabilities: dict[str, float]  # calibrated NLI: entailment, neutral, contradiction
+    retrieval_score: float
+    key_span: Span | None = None  # the words inside ``text`` that drive the verdict
+    mismatches: list[Mismatch] = field(default_factory=list)  # values the passage gives otherwise
+    rule: str | None = None  # "mismatch" or "negation" when a check beyond NLI decided this passage
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    document_id: str
+    verdict: str
+    confidence: float
+    evidence: list[Evidence]  # the deciding passage first
+    best_support: Evidence | None = None
+    best_contradiction: Evidence | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    results: list[ClaimResult]
+
+    def summary(self) -> list[dict]:
+        """Per claim across documents: which sources support, contradict, conflict or are silent."""
+        by_claim: dict[str, dict] = {}
+        for r in self.results:
+            entry = by_claim.setdefault(r.claim.id, {"claim_id": r.claim.id, "claim": r.claim.text} | {v: [] for v in VERDICTS})
+            entry[r.verdict].append(r.document_id)
+        return list(by_claim.values())
+
+    def to_dict(self) -> dict:
+        return {"results": [r.to_dict() for r in self.results], "summary": self.summary()}
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+
+    def to_records(self) -> list[dict]:
+        """One flat row per claim and source (what a spreadsheet wants)."""
+        rows = []
+        for r in self.results:
+            lead = r.evidence[0] if r.evidence and r.verdict != NOT_MENTIONED else None
+            probabilities = lead.probabilities if lead else {}
+            rows.append(
+                {
+                    "claim_id": r.claim.id,
+                    "claim": r.claim.text,
+                    "document_id": r.document_id,
+                    "verdict": r.verdict,
+                    "confidence": r.confidence,
+                    "evidence": lead.text if lead else None,
+                    "evidence_start": lead.start if lead else None,
+                    "evidence_end": lead.end if lead else None,
+                    "key_span": lead.key_span.text if lead and lead.key_span else None,
+                    "p_entailment": probabilities.get("entailment"),
+                    "p_contradiction": probabilities.get("contradiction"),
+                    "rule": lead.rule if lead else None,
+                }
+            )
+        return rows
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.to_records())
+
+
+@dataclass
+class Comparison(Report):
+    """Two articles checked against each other: the claims of A against B and those of B against A."""
+
+    document_a: str = ""
+    document_b: str = ""
+
+    def _select(self, source: str, verdicts: tuple[str, ...]) -> list[ClaimResult]:
+        return [r for r in self.results if r.claim.document_id == source and r.verdict in verdicts]
+
+    @property
+    def agreements(self) -> list[ClaimResult]:
+        return [r for r in self.results if r.verdict == SUPPORTED]
+
+    @property
+    def contradictions(self) -> list[ClaimResult]:
+        return [r for r in self.results if r.verdict in (CONTRADICTED, CONFLICTING)]
+
+    @property
+    def only_in_a(self) -> list[ClaimResult]:
+        return self._select(self.document_a, (NOT_MENTIONED,))
+
+    @property
+    def only_in_b(self) -> list[ClaimResult]:
+        return self._select(self.document_b, (NOT_MENTIONED,))
+
+    def to_dict(self) -> dict:
+        def ids(results: list[ClaimResult]) -> list[str]:
+            return [r.claim.id for r in results]
+
+        return super().to_dict() | {
+            "document_a": self.document_a,
+            "document_b": self.document_b,
+            "agreements": ids(self.agreements),
+            "contradictions": ids(self.contradictions),
+            "only_in_a": ids(self.only_in_a),
+            "only_in_b": ids(self.only_in_b),
+        }

