@@ -9,6 +9,7 @@ attribution is formulaic enough ("X said", "according to X", "X told Y that").
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -121,3 +122,33 @@ def extract_claims(document: Document, sentences: list[Sentence] | None = None) 
             )
         )
     return claims
+
+
+class ClaimInputError(ValueError):
+    """A claims file that cannot be read; the message names the file and line."""
+
+
+def parse_claims(text: str, source: str) -> list[Claim]:
+    """Claims from JSON lines (``claim`` or ``text``, optional ``id``) or, for plain text, one claim a line."""
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines:
+        raise ClaimInputError(f"{source}: no claims")
+    if not lines[0][1].lstrip().startswith("{"):
+        return as_claims(Claim(line.strip(), id=f"claim-{n}") for n, line in lines)
+    claims = []
+    for number, line in lines:
+        where = f"{source}, line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ClaimInputError(f"{where}: invalid JSON: {error.msg}") from error
+        if not isinstance(record, dict):
+            raise ClaimInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        text = record.get("claim", record.get("text"))
+        if not isinstance(text, str) or not text.strip():
+            raise ClaimInputError(f"{where}: field 'claim' (or 'text') must be a non-empty string")
+        claims.append(Claim(text.strip(), id=str(record.get("id", f"claim-{number}"))))
+    try:
+        return as_claims(claims)
+    except ValueError as error:
+        raise ClaimInputError(f"{source}: {error}") from error

@@ -123,12 +123,15 @@ def _supported() -> str:
 def _expand(item: str | Path) -> list[Path]:
     path = Path(item)
     if path.is_dir():
-        return _folder_files(path)
+        files = _folder_files(path)
+        if not files:
+            raise IngestError(f"{path}: folder holds no files with a supported extension ({_supported()})")
+        return files
     if path.exists() or path.is_symlink():
         return [path]
     pattern = str(item)
     if any(c in pattern for c in "*?["):
-        files: list[Path] = []
+        files = []
         for match in map(Path, sorted(glob.glob(pattern, recursive=True))):
             if match.is_dir():
                 files.extend(_folder_files(match))
@@ -141,16 +144,13 @@ def _expand(item: str | Path) -> list[Path]:
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    files = sorted(
+    return sorted(
         p
         for p in folder.rglob("*")
         if p.suffix.lower() in SUPPORTED_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
         and p.is_file()
     )
-    if not files:
-        raise IngestError(f"{folder}: folder holds no files with a supported extension ({_supported()})")
-    return files
 
 
 def _read_file(path: Path) -> list[tuple[Document, str]]:

@@ -140,3 +140,46 @@ class Comparison(Report):
             "only_in_a": ids(self.only_in_a),
             "only_in_b": ids(self.only_in_b),
         }
+
+
+FORMATS = ("jsonl", "json", "csv", "md")
+
+
+def render(report: Report, output_format: str) -> str:
+    """The report as text in one of ``FORMATS``."""
+    if output_format == "jsonl":
+        return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in report.results)
+    if output_format == "json":
+        return report.to_json(indent=2) + "\n"
+    if output_format == "csv":
+        return report.to_dataframe().to_csv(index=False)
+    if output_format == "md":
+        return to_markdown(report)
+    raise ValueError(f"unknown format {output_format!r}; choose one of {', '.join(FORMATS)}")
+
+
+def format_for(path: str | None, default: str = "jsonl") -> str:
+    """The format a file name asks for by its extension."""
+    if not path or path == "-":
+        return default
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    return {"markdown": "md"}.get(suffix, suffix) if suffix in FORMATS + ("markdown",) else default
+
+
+def _cell(text: str | None) -> str:
+    return "" if text is None else text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Report) -> str:
+    lines = ["| claim | source | verdict | confidence | evidence |", "|---|---|---|---:|---|"]
+    order = {CONTRADICTED: 0, CONFLICTING: 1, SUPPORTED: 2, NOT_MENTIONED: 3}
+    for r in sorted(report.results, key=lambda r: order[r.verdict]):
+        lead = r.evidence[0] if r.evidence and r.verdict != NOT_MENTIONED else None
+        evidence = ""
+        if lead:
+            evidence = _cell(lead.text)
+            if lead.key_span:
+                key = _cell(lead.key_span.text)
+                evidence = evidence.replace(key, f"**{key}**", 1)
+        lines.append(f"| {_cell(r.claim.text)} | {r.document_id} | {r.verdict} | {r.confidence:.2f} | {evidence} |")
+    return "\n".join(lines) + "\n"

@@ -38,6 +38,10 @@ _SEGMENTER = pysbd.Segmenter(language="en", clean=False)
 # so long paragraphs are fed to it in windows of about this many characters.
 _WINDOW = 5000
 
+# pysbd crashes on the separators U+001C..U+001F before a list number ("\x1c1. item": it int()s "\x1c1"),
+# which str.isspace counts as whitespace but int() does not strip. It is given spaces instead: same length,
+# so the same offsets.
+_SEPARATORS_AS_SPACES = str.maketrans("\x1c\x1d\x1e\x1f", "    ")
 _PARAGRAPH_BREAK = re.compile(r"(?:\r\n?|\n)[^\S\r\n]*(?:\r\n?|\n)|\u2029")
 _WORD = re.compile(r"\S+")
 _MONTH = (
@@ -68,9 +72,10 @@ class Sentence:
 def split_sentences(document: Document) -> list[Sentence]:
     text = document.text
     header = DATE_HEADER.match(text)
+    plain = text.translate(_SEPARATORS_AS_SPACES)
     spans = []
     for start, end in _paragraphs(text, header.end() if header else 0):
-        spans.extend(_split_paragraph(text, start, end))
+        spans.extend(_split_paragraph(plain, start, end))
     return [Sentence(document.id, i, start, end, text[start:end]) for i, (start, end) in enumerate(spans)]
 
 

@@ -64,10 +64,10 @@ def test_html_without_main_text_is_an_error(tmp_path):
 
 
 def test_single_json_object_defaults_id_to_stem_and_takes_fields(tmp_path):
-    record = {"text": "The talks ended.", "title": "Talks", "date": "2022-01-10T09:30:00Z", "source": "TASS", "url": "u"}
+    record = {"text": "Talks ended.", "title": "Talks", "date": "2022-01-10T09:30:00Z", "source": "TASS", "url": "u"}
     document = one(write(tmp_path / "talks.json", json.dumps(record)))
-    assert (document.id, document.text, document.title, document.date) == ("talks", "The talks ended.", "Talks", "2022-01-10")
-    assert (document.source, document.url) == ("TASS", "u")
+    assert (document.id, document.text, document.title) == ("talks", "Talks ended.", "Talks")
+    assert (document.date, document.source, document.url) == ("2022-01-10", "TASS", "u")
 
 
 def test_json_list_and_jsonl_records(tmp_path):
@@ -75,7 +75,10 @@ def test_json_list_and_jsonl_records(tmp_path):
     from_list = load_documents([write(tmp_path / "list.json", json.dumps(records))])
     from_lines = load_documents([write(tmp_path / "lines.jsonl", "\n".join(map(json.dumps, records)) + "\n\n")])
     for documents in (from_list, from_lines):
-        assert [(d.id, d.text, d.date) for d in documents] == [("a", "First.", None), ("7", " date 2021-12-17 \nSecond.", "2021-12-17")]
+        assert [(d.id, d.text, d.date) for d in documents] == [
+            ("a", "First.", None),
+            ("7", " date 2021-12-17 \nSecond.", "2021-12-17"),
+        ]
 
 
 def test_date_field_wins_over_header_line():
@@ -102,6 +105,8 @@ def test_glob_pattern_and_lone_path_and_documents_pass_through(tmp_path):
     assert [d.id for d in documents] == ["one", "two", "raw"]
     assert documents[-1] is given
     assert [d.id for d in load_documents(str(tmp_path / "three.md"))] == ["three"]
+    write(tmp_path / "sub" / "four.jsonl", '{"id": "four", "text": "Four."}')
+    assert [d.id for d in load_documents([str(tmp_path / "**" / "f*.jsonl")])] == ["four"]
 
 
 def test_same_file_twice_is_read_once(tmp_path):
@@ -227,6 +232,12 @@ def test_nonexistent_path_and_empty_glob_are_errors(tmp_path):
         load_documents([tmp_path / "missing.txt"])
     with pytest.raises(IngestError, match=r"\*\.txt: pattern matches no files"):
         load_documents([str(tmp_path / "nowhere" / "*.txt")])
+
+
+def test_folder_without_documents_is_an_error(tmp_path):
+    write(tmp_path / "scans" / "page.pdf", b"%PDF-1.4")
+    with pytest.raises(IngestError, match=r"scans: folder holds no files with a supported extension"):
+        load_documents([tmp_path / "scans"])
 
 
 def test_unsupported_extension_is_an_error(tmp_path):

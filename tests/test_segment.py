@@ -73,7 +73,8 @@ def test_tass_specific_sentences(tass):
 
 
 def test_abbreviations_do_not_split():
-    assert texts("The U.S. Army said on Jan. 5 that Gen. Mark Milley had met Mr. Smith. They agreed to talk again.") == [
+    text = "The U.S. Army said on Jan. 5 that Gen. Mark Milley had met Mr. Smith. They agreed to talk again."
+    assert texts(text) == [
         "The U.S. Army said on Jan. 5 that Gen. Mark Milley had met Mr. Smith.",
         "They agreed to talk again.",
     ]
@@ -91,7 +92,7 @@ def test_quote_followed_by_attribution_is_one_sentence():
     [
         ("MOSCOW, January 22. /TASS/. Talks began. More.", "MOSCOW, January 22. /TASS/. Talks began."),
         ("ST. PETERSBURG, June 3. Putin spoke. More.", "ST. PETERSBURG, June 3. Putin spoke."),
-        ("KYIV, Ukraine, Feb. 24 (AP) — Explosions were heard. More.", "KYIV, Ukraine, Feb. 24 (AP) — Explosions were heard."),
+        ("KYIV, Ukraine, Feb. 24 (AP) — Blasts were heard. More.", "KYIV, Ukraine, Feb. 24 (AP) — Blasts were heard."),
     ],
 )
 def test_datelines_stay_with_their_sentence(text, first):
@@ -124,6 +125,10 @@ def test_offsets_count_from_after_a_bom(tmp_path):
     assert [(s.start, s.text) for s in split_sentences(document)] == [(17, "First one."), (28, "Second one.")]
 
 
+def test_separator_controls_before_a_list_number_do_not_crash_pysbd():
+    assert texts("Items: \x1c1. first one. Then\x1f2. second.")
+
+
 def test_to_dict():
     (s,) = sentences_of("  Hello there.")
     assert s.to_dict() == {"document_id": "doc", "index": 0, "start": 2, "end": 14, "text": "Hello there."}
@@ -145,14 +150,33 @@ def test_text_without_any_boundary_is_still_covered():
 
 # Text that exercises the splitter: abbreviations, quotes, datelines, line breaks of all kinds.
 PIECES = st.sampled_from(
-    ["The", "U.S.", "Mr.", "Jan.", "22.", "/TASS/.", "WASHINGTON,", "“Stop,”", "he", "said.", "?!", "...", "e.g.",
-     "3.5%", "(AP)", "—", "’", "a)", "1.", " ", "  ", "\n", "\r\n", "\n\n", "\t", "\u2029", "\u00a0", "date", "2022-01-22"]
+    ["The", "U.S.", "Mr.", "Jan.", "22.", "/TASS/.", "WASHINGTON,", "“Stop,”", "he", "said.", "?!", "...", "e.g."]
+    + ["3.5%", "(AP)", "—", "’", "a)", "1.", "12.", "(1)", "date", "2022-01-22"]
+    + [" ", "  ", "\n", "\r\n", "\n\n", "\t", "\u2029", "\u00a0", "\x1c", "\x1f"]
 )
 MESSY_TEXT = st.lists(st.one_of(PIECES, st.text(max_size=5)), max_size=60).map(" ".join)
 
 
 def header_and(body: str, header: bool) -> str:
     return (" date 2022-01-22 \n" if header else "") + body
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(), st.booleans())
+def test_any_unicode_text(body, header):
+    sentences_of(header_and(body, header))
+
+
+@settings(max_examples=150, deadline=None)
+@given(MESSY_TEXT, st.booleans())
+def test_news_like_text(body, header):
+    sentences_of(header_and(body, header))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=" \t\n\r\x0b\x0c\x1c\x1f\x85\u00a0\u2028\u2029\u3000.x1", max_size=300))
+def test_whitespace_heavy_text(text):
+    sentences_of(text)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,58 @@
+import numpy as np
+
+from factcheck.aggregate import Thresholds, apply_rules, decide, key_span_from_drops, occlusions
+from factcheck.claims import Claim
+from factcheck.report import Evidence
+
+CLAIM = Claim("The document will contain commitments regarding NATO.", id="c")
+
+
+def evidence(text, e, n, c, start=100):
+    return Evidence("doc", start, start + len(text), text, {"entailment": e, "neutral": n, "contradiction": c}, 0.1)
+
+
+def test_verdicts_from_the_strongest_support_and_contradiction():
+    t = Thresholds()
+    assert decide(CLAIM, "doc", [evidence("a", 0.9, 0.05, 0.05)], t).verdict == "supported"
+    assert decide(CLAIM, "doc", [evidence("a", 0.1, 0.2, 0.7)], t).verdict == "contradicted"
+    assert decide(CLAIM, "doc", [evidence("a", 0.2, 0.6, 0.2)], t).verdict == "not_mentioned"
+    both = decide(CLAIM, "doc", [evidence("a", 0.9, 0.05, 0.05), evidence("b", 0.05, 0.05, 0.9)], t)
+    assert both.verdict == "conflicting"
+    assert both.best_support.text == "a" and both.best_contradiction.text == "b"
+    assert decide(CLAIM, "doc", [], t).verdict == "not_mentioned"
+
+
+def test_confidence_is_the_deciding_probability():
+    result = decide(CLAIM, "doc", [evidence("a", 0.1, 0.2, 0.7), evidence("b", 0.3, 0.6, 0.1)], Thresholds())
+    assert result.confidence == 0.7
+    assert result.evidence[0].text == "a"
+    silent = decide(CLAIM, "doc", [evidence("a", 0.2, 0.7, 0.1)], Thresholds())
+    assert silent.confidence == 0.8
+
+
+def test_a_date_mismatch_turns_entailment_into_contradiction():
+    text = "The Russia-NATO Council met in Brussels on January 12."
+    judged = apply_rules("The Russia-NATO Council met in Brussels on January 14.", evidence(text, 0.9, 0.05, 0.05), Thresholds())
+    assert judged.rule == "mismatch"
+    assert judged.probabilities["contradiction"] == 0.9 and judged.probabilities["entailment"] == 0.0
+    assert judged.key_span.text == "January 12"
+    assert judged.key_span.start == 100 + text.index("January 12")
+
+
+def test_negation_decides_only_where_the_model_is_unsure():
+    text = "At the same time, the document will not contain any commitments regarding NATO."
+    unsure = apply_rules(CLAIM.text, evidence(text, 0.45, 0.2, 0.35), Thresholds())
+    assert unsure.rule == "negation" and unsure.key_span.text == "not"
+    sure = apply_rules(CLAIM.text, evidence(text, 0.9, 0.05, 0.05), Thresholds())
+    assert sure.rule is None and sure.probabilities["entailment"] == 0.9
+
+
+def test_key_span_is_the_run_of_words_whose_removal_moves_the_verdict():
+    text = "At the same time the document will not contain any commitments at all"
+    ev = evidence(text, 0.1, 0.1, 0.8, start=0)
+    words, ranges, variants = occlusions(text)
+    assert len(variants) == len(words)
+    drops = np.array([0.7 if "not" in text[words[a][0] : words[b - 1][1]] else 0.01 for a, b in ranges])
+    span = key_span_from_drops(ev, words, ranges, drops)
+    assert "not" in span.text and text[span.start : span.end] == span.text
+    assert key_span_from_drops(ev, words, ranges, np.zeros(len(ranges))) is None

@@ -1,0 +1,108 @@
+"""End to end on real text: the example claims against the TASS report, and the shape of the API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import EXAMPLES_DIR, REPO
+from factcheck import Checker, Claim, Document
+
+ARTICLE = EXAMPLES_DIR / "articles" / "tass-2022-01-22-us-written-response.txt"
+CLAIMS = EXAMPLES_DIR / "claims.jsonl"
+OUR_ARTICLE = REPO / "factcheck" / "examples" / "port-ellis-ferry.txt"
+
+
+def example_cases():
+    if not CLAIMS.is_file():
+        return []
+    return [json.loads(line) for line in CLAIMS.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def checker(nli_model):
+    return Checker(model=nli_model)
+
+
+@pytest.fixture(scope="module")
+def example_report(checker):
+    if not ARTICLE.is_file():
+        pytest.skip(f"example article not found at {ARTICLE}")
+    claims = [Claim(case["claim"], id=case["id"]) for case in example_cases()]
+    return checker.check(claims, [ARTICLE])
+
+
+@pytest.mark.parametrize("case", example_cases(), ids=lambda case: case["id"])
+def test_example_claims_get_their_expected_verdict_and_evidence(example_report, case):
+    (result,) = [r for r in example_report.results if r.claim.id == case["id"]]
+    (expected,) = case["expected"].values()
+    assert result.verdict == expected, [(e.text, e.probabilities, e.rule) for e in result.evidence[:2]]
+    if case["evidence_contains"]:
+        assert case["evidence_contains"] in result.evidence[0].text
+
+
+def test_every_span_maps_back_to_its_document(example_report):
+    text = ARTICLE.read_text(encoding="utf-8")
+    for result in example_report.results:
+        for evidence in result.evidence:
+            assert text[evidence.start : evidence.end] == evidence.text
+            if evidence.key_span:
+                assert evidence.start <= evidence.key_span.start < evidence.key_span.end <= evidence.end
+                assert text[evidence.key_span.start : evidence.key_span.end] == evidence.key_span.text
+
+
+def test_report_exports(example_report):
+    data = json.loads(example_report.to_json())
+    assert len(data["results"]) == len(example_cases())
+    frame = example_report.to_dataframe()
+    assert list(frame["claim_id"]) == [case["id"] for case in example_cases()]
+    assert set(frame["verdict"]) <= {"supported", "contradicted", "not_mentioned", "conflicting"}
+
+
+def test_raw_text_documents_and_string_claims(checker):
+    document = Document(text="The bridge over the Tagus was closed on 4 May after engineers found cracks.", id="bridge")
+    report = checker.check(["The bridge was closed on 9 May.", "The bridge was closed after cracks were found."], [document])
+    verdicts = {r.claim.id: r for r in report.results}
+    assert verdicts["claim-1"].verdict == "contradicted"
+    assert verdicts["claim-1"].evidence[0].key_span.text == "4 May"
+    assert verdicts["claim-2"].verdict == "supported"
+
+
+def test_compare_finds_contradictions_in_both_directions(checker, tmp_path):
+    original = OUR_ARTICLE.read_text(encoding="utf-8")
+    altered = original.replace("212 passengers", "120 passengers").replace("48 million", "84 million")
+    (tmp_path / "port-ellis-altered.txt").write_text(altered, encoding="utf-8")
+    comparison = checker.compare(OUR_ARTICLE, tmp_path / "port-ellis-altered.txt")
+    contradicted = {(r.claim.document_id, r.claim.text) for r in comparison.contradictions}
+    assert any("212 passengers" in text for source, text in contradicted if source == "port-ellis-ferry")
+    assert any("120 passengers" in text for source, text in contradicted if source == "port-ellis-altered")
+    for r in comparison.contradictions:
+        source_text = original if r.claim.document_id == "port-ellis-ferry" else altered
+        target_text = altered if r.document_id == "port-ellis-altered" else original
+        assert source_text[r.claim.start : r.claim.end] == r.claim.text
+        assert target_text[r.evidence[0].start : r.evidence[0].end] == r.evidence[0].text
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=80), min_size=1, max_size=6)
+)
+def test_spans_are_exact_for_arbitrary_text(checker, paragraphs):
+    text = "\n\n".join(paragraphs)
+    if not text.strip():
+        return
+    document = Document(text=text, id="arbitrary")
+    for result in checker.check(["Something happened in the city."], [document]).results:
+        for evidence in result.evidence:
+            assert text[evidence.start : evidence.end] == evidence.text
+
+
+def test_importing_the_package_loads_no_model():
+    code = "import sys, factcheck; factcheck.Checker; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.stdout.strip() == "False False", result.stderr

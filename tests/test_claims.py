@@ -1,0 +1,69 @@
+import pytest
+
+from conftest import EXAMPLES_DIR
+from factcheck.claims import Claim, as_claims, attribution, extract_claims, is_check_worthy
+from factcheck.ingest import Document, load_documents
+
+TASS = EXAMPLES_DIR / "articles" / "tass-2022-01-22-us-written-response.txt"
+
+
+@pytest.fixture(scope="module")
+def tass():
+    if not TASS.is_file():
+        pytest.skip(f"example article not found at {TASS}")
+    (document,) = load_documents([TASS])
+    return document
+
+
+def test_strings_become_numbered_claims_and_ids_must_be_unique():
+    claims = as_claims(["A happened.", Claim("B happened.", id="b")])
+    assert [c.id for c in claims] == ["claim-1", "b"]
+    with pytest.raises(ValueError, match="share the id 'b'"):
+        as_claims([Claim("x y", id="b"), Claim("z w", id="b")])
+    with pytest.raises(ValueError, match="non-empty"):
+        as_claims(["   "])
+    with pytest.raises(TypeError, match="claim 1"):
+        as_claims([42])
+
+
+@pytest.mark.parametrize(
+    "sentence, speaker, via",
+    [
+        (
+            "“There is a decision maker in Russia,” the newspaper said, quoting another Biden administration official.",
+            "another Biden administration official",
+            "the newspaper",
+        ),
+        ("US officials have asked Russia not to release it, the Washington Post reported.", "the Washington Post", None),
+        ("At a press conference, Lavrov told reporters that publishing it would be good.", "Lavrov", None),
+        ("State Department sources also told the Washington Post that the response will include proposals.", "State Department sources", None),
+        ("The proposed measures include guarantees that NATO will not advance eastward.", None, None),
+    ],
+)
+def test_attribution_of_reported_speech(sentence, speaker, via):
+    assert attribution(sentence) == (speaker, via)
+
+
+def test_questions_fragments_and_boilerplate_are_not_claims():
+    assert is_check_worthy("The council approved the budget on Monday.")
+    assert not is_check_worthy("Will the council approve the budget?")
+    assert not is_check_worthy("Read more.")
+    assert not is_check_worthy("© 2022 All rights reserved by the publisher of this site.")
+
+
+def test_extracted_claims_keep_their_spans_and_speakers(tass):
+    claims = extract_claims(tass)
+    assert len(claims) >= 10
+    for claim in claims:
+        assert tass.text[claim.start : claim.end] == claim.text
+        assert claim.document_id == tass.id
+    by_text = {c.text: c for c in claims}
+    added = next(c for t, c in by_text.items() if t.startswith("“We don’t want to be the ones"))
+    # "he added" continues the quote of the official the newspaper quoted just before.
+    assert added.speaker == "another Biden administration official"
+    assert not any(c.text.startswith("date 2022") for c in claims)
+
+
+def test_claims_from_raw_text():
+    document = Document(text="The mayor opened the new bridge on Monday. Is it safe?", id="raw")
+    assert [c.text for c in extract_claims(document)] == ["The mayor opened the new bridge on Monday."]

@@ -1,0 +1,81 @@
+"""Dates, numbers, places and names the evidence gives otherwise, on sentences of the kind news prints."""
+
+import pytest
+
+from factcheck.mismatch import extract_values, find_mismatches, negation_spans, shares_topic
+
+MEETINGS = (
+    "Consultations on the issue took place in Geneva on January 10, followed by a meeting of the Russia-NATO "
+    "Council in Brussels on January 12 and a session of the Permanent Council of the Organization for Security "
+    "and Cooperation in Europe ( OSCE) in Vienna on 13 January."
+)
+
+
+def pairs(claim, evidence):
+    return [(m.kind, m.claim_text, m.evidence_text) for m in find_mismatches(claim, evidence)]
+
+
+@pytest.mark.parametrize(
+    "claim, expected",
+    [
+        ("The Russia-NATO Council met in Brussels on January 14.", [("date", "January 14", "January 12")]),
+        ("The Russia-NATO Council met in Brussels on January 12.", []),
+        ("The OSCE Permanent Council session took place in Geneva.", [("place", "Geneva", "Vienna")]),
+        ("The OSCE Permanent Council session took place in Vienna.", []),
+        ("Consultations took place in Geneva on January 10.", []),
+        ("Consultations took place in Vienna on January 10.", [("place", "Vienna", "Geneva")]),
+        ("The OSCE session in Vienna was on 15 January.", [("date", "15 January", "13 January")]),
+    ],
+)
+def test_each_value_is_compared_with_the_value_given_for_the_same_event(claim, expected):
+    assert pairs(claim, MEETINGS) == expected
+
+
+def test_mismatch_spans_index_the_document():
+    document = "Header line.\n" + MEETINGS
+    offset = document.index(MEETINGS)
+    (mismatch,) = find_mismatches("The Russia-NATO Council met in Brussels on January 14.", MEETINGS, offset)
+    assert document[mismatch.evidence_start : mismatch.evidence_end] == "January 12"
+    claim = "The Russia-NATO Council met in Brussels on January 14."
+    assert claim[mismatch.claim_start : mismatch.claim_end] == "January 14"
+
+
+def test_dates_in_an_opening_phrase_numbers_and_weekdays():
+    drafts = (
+        "On December 17, 2021, the Russian Foreign Ministry published a draft agreement on security guarantees "
+        "between Russia and the United States."
+    )
+    assert pairs("Russia's Foreign Ministry published draft security agreements on December 17, 2021.", drafts) == []
+    assert pairs("Russia's Foreign Ministry published draft security agreements on December 19, 2021.", drafts) == [
+        ("date", "December 19, 2021", "December 17, 2021")
+    ]
+    assert pairs("Police arrested 12 protesters in the city centre.", "Police arrested 15 protesters in the city centre.") == [
+        ("number", "12", "15")
+    ]
+    meeting = "Following Friday’s meeting between Sergei Lavrov and Anthony Blinken in Geneva, Washington agreed to reply."
+    assert pairs("Blinken and Lavrov met in Geneva on Friday.", meeting) == []
+    assert pairs("Blinken and Lavrov met in Geneva on Monday.", meeting) == [("date", "Monday", "Friday")]
+
+
+def test_evidence_about_something_else_is_not_a_mismatch():
+    assert pairs("Police arrested 12 people in Paris.", MEETINGS) == []
+    restrictions = (
+        "The proposed measures include guarantees that NATO will not advance eastward, including the membership of "
+        "Ukraine. They also impose restrictions on the deployment of serious offensive weapons, including nuclear ones."
+    )
+    assert pairs("Russia's proposals would restrict the deployment of nuclear weapons.", restrictions) == []
+
+
+def test_values_are_found_with_their_offsets():
+    text = "On 3 March 2020 about 1,200 people marched in Lisbon."
+    values = {(v.kind, v.text) for v in extract_values(text)}
+    assert {("date", "3 March 2020"), ("number", "1,200"), ("place", "Lisbon")} <= values
+    for v in extract_values(text):
+        assert text[v.start : v.end] == v.text
+
+
+def test_negation_words_and_topic_overlap():
+    text = "The document will not contain any commitments, and they didn’t object."
+    assert [text[s:e] for s, e in negation_spans(text)] == ["not", "n’t"]
+    assert shares_topic("The document will contain commitments.", text)
+    assert not shares_topic("Ukraine applied to join the European Union.", text)

@@ -1,0 +1,62 @@
+import json
+
+from factcheck.claims import Claim
+from factcheck.mismatch import Mismatch
+from factcheck.report import ClaimResult, Comparison, Evidence, Report, Span
+
+
+def make_result(claim_id="c1", document_id="doc", verdict="contradicted", source=None):
+    evidence = Evidence(
+        document_id,
+        10,
+        30,
+        "met on January 12 in Brussels",
+        {"entailment": 0.0, "neutral": 0.1, "contradiction": 0.9},
+        0.03,
+        key_span=Span(document_id, 17, 27, "January 12"),
+        mismatches=[Mismatch("date", 30, 40, "January 14", 17, 27, "January 12")],
+        rule="mismatch",
+    )
+    claim = Claim("The council met on January 14.", id=claim_id, document_id=source)
+    return ClaimResult(claim, document_id, verdict, 0.9, [evidence], best_contradiction=evidence)
+
+
+def test_report_serialises_to_json_with_a_summary_per_claim():
+    report = Report([make_result(), make_result(document_id="other", verdict="not_mentioned")])
+    data = json.loads(report.to_json())
+    assert data["results"][0]["evidence"][0]["key_span"]["text"] == "January 12"
+    assert data["results"][0]["evidence"][0]["mismatches"][0]["claim_text"] == "January 14"
+    assert data["summary"] == [
+        {
+            "claim_id": "c1",
+            "claim": "The council met on January 14.",
+            "supported": [],
+            "contradicted": ["doc"],
+            "not_mentioned": ["other"],
+            "conflicting": [],
+        }
+    ]
+
+
+def test_dataframe_has_one_row_per_claim_and_source():
+    frame = Report([make_result(), make_result(document_id="other", verdict="not_mentioned")]).to_dataframe()
+    assert list(frame["document_id"]) == ["doc", "other"]
+    assert frame.loc[0, "key_span"] == "January 12"
+    assert frame["evidence"].isna()[1]  # a silent source has no evidence to show
+
+
+def test_comparison_lists_agreements_contradictions_and_one_sided_claims():
+    comparison = Comparison(
+        [
+            make_result("a#1", "b", "contradicted", source="a"),
+            make_result("a#2", "b", "not_mentioned", source="a"),
+            make_result("b#1", "a", "supported", source="b"),
+        ],
+        document_a="a",
+        document_b="b",
+    )
+    data = comparison.to_dict()
+    assert data["contradictions"] == ["a#1"]
+    assert data["only_in_a"] == ["a#2"]
+    assert data["agreements"] == ["b#1"]
+    assert data["only_in_b"] == []

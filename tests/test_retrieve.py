@@ -1,0 +1,48 @@
+import pytest
+
+from factcheck.ingest import Document
+from factcheck.retrieve import Retriever, make_passages
+from factcheck.segment import split_sentences
+
+TEXT = (
+    "The council met on Monday. It approved a new budget for schools.\n\n"
+    "Separately, the river flooded two villages. Rescue teams evacuated 300 residents.\n\n"
+    "The mayor said the budget would be published next week."
+)
+
+
+@pytest.fixture(scope="module")
+def retriever():
+    return Retriever()
+
+
+def test_passages_are_sentences_and_windows_within_a_paragraph():
+    document = Document(text=TEXT, id="news")
+    passages = make_passages(document, split_sentences(document), window=2)
+    for p in passages:
+        assert TEXT[p.start : p.end] == p.text
+        assert "\n\n" not in p.text
+    assert "The council met on Monday. It approved a new budget for schools." in {p.text for p in passages}
+    assert len(passages) == 5 + 2  # five sentences, two windows inside the two-sentence paragraphs
+
+
+def test_the_relevant_passage_ranks_first(retriever):
+    document = Document(text=TEXT, id="news")
+    (flood,), (budget,) = [
+        [c.passage.text for c in hits[:1]]
+        for hits in retriever.search(["How many residents were evacuated after the flood?", "Budget for schools approved"], document)
+    ]
+    assert "300 residents" in flood
+    assert "budget for schools" in budget
+
+
+def test_a_document_is_indexed_once(retriever):
+    document = Document(text=TEXT, id="news")
+    assert retriever.index(document) is retriever.index(document)
+
+
+def test_long_documents_are_searched_whole(retriever):
+    filler = " ".join(f"Paragraph {i} talks about the weather in the valley." for i in range(400))
+    text = filler + "\n\nThe bridge was closed on 4 May after cracks were found. " + filler
+    hits = retriever.search(["When was the bridge closed?"], Document(text=text, id="long"))[0]
+    assert "bridge was closed on 4 May" in hits[0].passage.text
