@@ -117,11 +117,11 @@ def _boundaries(text: str, start: int, end: int) -> list[int]:
 
 def _pysbd_boundaries(text: str, start: int, end: int) -> list[int]:
     # pysbd's own char_span offsets come from searching each sentence's text anew, which goes wrong for
-    # repeated sentences, and its sentences are not always verbatim (it drops characters such as "?!"
-    # after some abbreviations). So only its boundaries are used, placed in the original text: each
-    # sentence is looked for from where the previous one ended, and where it is not found verbatim,
-    # its end is put after as many non-space characters as it has. Spans are cut from the original text,
-    # so whatever pysbd does, offsets stay exact and no character is lost.
+    # repeated sentences; it also drops characters between sentences ("Item 1. ?!\nThen" loses "?!") and
+    # has been reported to edit sentences (pySBD issue #83). So only its boundaries are used: each sentence
+    # is looked for from where the previous one ended (characters it skipped join that sentence), and one
+    # not in the text verbatim ends after as many non-space characters as it has. Spans are always cut
+    # from the text itself, so offsets are exact and no character is lost whatever pysbd returns.
     cuts = []
     pos = start
     for sentence in _SEGMENTER.segment(text[start:end])[:-1]:

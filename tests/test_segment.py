@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factcheck.ingest import DATE_HEADER, Document, load_documents
+from factcheck import segment
 from factcheck.segment import Sentence, split_sentences
 
 TASS = Path(__file__).resolve().parents[2] / "shared/examples/articles/tass-2022-01-22-us-written-response.txt"
@@ -123,6 +124,19 @@ def test_offsets_count_from_after_a_bom(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf date 2022-01-22\nFirst one. Second one.")
     (document,) = load_documents([path])
     assert [(s.start, s.text) for s in split_sentences(document)] == [(17, "First one."), (28, "Second one.")]
+
+
+def test_characters_pysbd_drops_are_kept():
+    assert texts("Item 1. ?!\nThen it ended.") == ["Item 1.", "?!\nThen it ended."]
+
+
+def test_offsets_stay_exact_when_the_splitter_edits_sentences(monkeypatch):
+    class Editing:
+        def segment(self, text):
+            return [piece.replace("  ", " ").upper() for piece in text.split(". ")]
+
+    monkeypatch.setattr(segment, "_SEGMENTER", Editing())
+    assert texts("One  two. Three  four. Five.") == ["One  two.", "Three  four.", "Five."]
 
 
 def test_separator_controls_before_a_list_number_do_not_crash_pysbd():
