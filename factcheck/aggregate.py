@@ -1,13 +1,23 @@
 """From judged passages to a verdict per claim and source, and the key span inside the deciding passage.
 
-Each passage carries calibrated NLI probabilities. Two checks beyond NLI can
-override a passage's reading:
+Each passage carries calibrated NLI probabilities; by default it supports the
+claim with strength P(entailment) and contradicts it with P(contradiction).
+Checks beyond NLI can change how a passage counts (its ``rule``), never the
+probabilities it reports:
 
-* a **mismatch** (``factcheck.mismatch``): the passage is about the same thing
-  but gives another date, number, place or name -> the passage contradicts,
-  with the NLI's own belief that it bears on the claim as the strength;
+* **unrelated**: the passage shares too little with the claim (embedding
+  similarity below ``related_similarity`` and fewer than ``related_coverage``
+  of the claim's content words) -> it neither supports nor contradicts. NLI
+  models trained on SNLI read "about something else" as contradiction (there,
+  two captions of one photo cannot describe different events); a source that
+  talks about something else is silent, not contradicting.
+* **mismatch** (``factcheck.mismatch``): the passage is about the same thing
+  but gives another date, number, place or name -> it contradicts, with the
+  NLI's belief that it bears on the claim, max(P(entailment), P(contradiction)),
+  as the strength;
 * **negation**, only where the NLI model is unsure: the passage shares the
-  claim's words and exactly one of the two is negated -> the passage contradicts.
+  claim's words and exactly one of the two is negated -> it contradicts, with
+  the same strength.
 
 The verdict then compares the strongest support S and the strongest
 contradiction C over the passages:
@@ -47,19 +57,23 @@ class Thresholds:
     conflict: float = 0.8
     unsure: float = 0.6  # below this top probability the negation check may decide a passage
     topic: float = 0.6  # share of the claim's content words a passage needs for the negation check
+    related_similarity: float = 0.5  # a passage at least this similar to the claim is about it ...
+    related_coverage: float = 0.35  # ... and so is one holding at least this share of its content words
 
 
 def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evidence:
-    """The passage with mismatches and the negation check applied (a new object; the input is unchanged)."""
-    p = evidence.probabilities
-    relatedness = max(p["entailment"], p["contradiction"])
+    """The passage with the checks beyond NLI applied (a new object; the input is unchanged)."""
+    if evidence.similarity < thresholds.related_similarity and not shares_topic(
+        claim, evidence.text, thresholds.related_coverage
+    ):
+        return replace(evidence, rule="unrelated")
     offset = evidence.start
     mismatches = find_mismatches(claim, evidence.text, offset)
     if mismatches:
         first = mismatches[0]
         key = Span(evidence.document_id, first.evidence_start, first.evidence_end, first.evidence_text)
-        return replace(evidence, mismatches=mismatches, key_span=key, rule="mismatch", probabilities=_contradicting(p, relatedness))
-    if max(p.values()) < thresholds.unsure and shares_topic(claim, evidence.text, thresholds.topic):
+        return replace(evidence, mismatches=mismatches, key_span=key, rule="mismatch")
+    if max(evidence.probabilities.values()) < thresholds.unsure and shares_topic(claim, evidence.text, thresholds.topic):
         claim_negated = bool(negation_spans(claim))
         evidence_negations = negation_spans(evidence.text)
         if claim_negated != bool(evidence_negations):
@@ -67,23 +81,27 @@ def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evide
             if evidence_negations:
                 start, end = evidence_negations[0]
                 key = Span(evidence.document_id, offset + start, offset + end, evidence.text[start:end])
-            return replace(evidence, key_span=key, rule="negation", probabilities=_contradicting(p, relatedness))
+            return replace(evidence, key_span=key, rule="negation")
     return evidence
 
 
-def _contradicting(p: dict[str, float], strength: float) -> dict[str, float]:
-    """Probabilities that put ``strength`` on contradiction and none on entailment."""
-    strength = max(strength, p["contradiction"])
-    return {"entailment": 0.0, "neutral": round(1.0 - strength, 6), "contradiction": strength}
+def strengths(evidence: Evidence) -> tuple[float, float]:
+    """(support, contradiction) a passage lends, after the checks beyond NLI."""
+    p = evidence.probabilities
+    if evidence.rule == "unrelated":
+        return 0.0, 0.0
+    if evidence.rule in ("mismatch", "negation"):
+        return 0.0, max(p["entailment"], p["contradiction"])
+    return p["entailment"], p["contradiction"]
 
 
 def decide(claim, document_id: str, passages: list[Evidence], thresholds: Thresholds) -> ClaimResult:
     """The verdict of one source on one claim, from its judged passages (rules already applied)."""
     if not passages:
         return ClaimResult(claim, document_id, NOT_MENTIONED, 1.0, [])
-    support = max(passages, key=lambda e: e.probabilities["entailment"])
-    contradiction = max(passages, key=lambda e: e.probabilities["contradiction"])
-    s, c = support.probabilities["entailment"], contradiction.probabilities["contradiction"]
+    support = max(passages, key=lambda e: strengths(e)[0])
+    contradiction = max(passages, key=lambda e: strengths(e)[1])
+    s, c = strengths(support)[0], strengths(contradiction)[1]
     if s >= thresholds.conflict and c >= thresholds.conflict:
         verdict, confidence, lead = CONFLICTING, min(s, c), contradiction
     elif c >= thresholds.contradict and c >= s:

@@ -23,7 +23,7 @@ from factcheck.claims import Claim, as_claims, extract_claims
 from factcheck.infer import NLIModel
 from factcheck.ingest import Document, load_documents
 from factcheck.nli_data import LABELS
-from factcheck.report import CONTRADICTED, NOT_MENTIONED, ClaimResult, Comparison, Evidence, Report
+from factcheck.report import NOT_MENTIONED, SUPPORTED, ClaimResult, Comparison, Evidence, Report
 from factcheck.retrieve import Embedder, Retriever
 
 DocumentLike = str | Path | Document
@@ -103,6 +103,7 @@ class Checker:
                     cand.passage.text,
                     {label: round(float(x), 6) for label, x in zip(LABELS, p)},
                     round(cand.score, 6),
+                    round(cand.similarity, 6),
                 )
                 passages.append(apply_rules(claim.text, judged, self.thresholds))
             results.append(decide(claim, document.id, passages, self.thresholds))
@@ -123,7 +124,8 @@ class Checker:
         cursor = 0
         for r, words, ranges, count in plans:
             lead = r.evidence[0]
-            label = "contradiction" if r.verdict == CONTRADICTED else "entailment"
+            # The NLI probability that made this passage decide (a rule-decided one has its key span already).
+            label = "entailment" if r.verdict == SUPPORTED else "contradiction"
             index = LABELS.index(label)
             drops = lead.probabilities[label] - probs[cursor : cursor + count, index]
             cursor += count

@@ -34,10 +34,13 @@ class Evidence:
     end: int
     text: str
     probabilities: dict[str, float]  # calibrated NLI: entailment, neutral, contradiction
-    retrieval_score: float
+    retrieval_score: float  # fused rank score of BM25 and embeddings
+    similarity: float = 0.0  # cosine of the claim's and the passage's embeddings
     key_span: Span | None = None  # the words inside ``text`` that drive the verdict
     mismatches: list[Mismatch] = field(default_factory=list)  # values the passage gives otherwise
-    rule: str | None = None  # "mismatch" or "negation" when a check beyond NLI decided this passage
+    # Set when a check beyond NLI decided how this passage counts (see factcheck.aggregate):
+    # "mismatch" or "negation" (it contradicts), "unrelated" (it neither supports nor contradicts).
+    rule: str | None = None
 
 
 @dataclass

@@ -1,14 +1,15 @@
 import numpy as np
 
-from factcheck.aggregate import Thresholds, apply_rules, decide, key_span_from_drops, occlusions
+from factcheck.aggregate import Thresholds, apply_rules, decide, key_span_from_drops, occlusions, strengths
 from factcheck.claims import Claim
 from factcheck.report import Evidence
 
 CLAIM = Claim("The document will contain commitments regarding NATO.", id="c")
 
 
-def evidence(text, e, n, c, start=100):
-    return Evidence("doc", start, start + len(text), text, {"entailment": e, "neutral": n, "contradiction": c}, 0.1)
+def evidence(text, e, n, c, start=100, similarity=0.9):
+    probabilities = {"entailment": e, "neutral": n, "contradiction": c}
+    return Evidence("doc", start, start + len(text), text, probabilities, 0.1, similarity)
 
 
 def test_verdicts_from_the_strongest_support_and_contradiction():
@@ -34,7 +35,8 @@ def test_a_date_mismatch_turns_entailment_into_contradiction():
     text = "The Russia-NATO Council met in Brussels on January 12."
     judged = apply_rules("The Russia-NATO Council met in Brussels on January 14.", evidence(text, 0.9, 0.05, 0.05), Thresholds())
     assert judged.rule == "mismatch"
-    assert judged.probabilities["contradiction"] == 0.9 and judged.probabilities["entailment"] == 0.0
+    assert strengths(judged) == (0.0, 0.9)
+    assert judged.probabilities["entailment"] == 0.9  # the NLI's own reading is kept for the user
     assert judged.key_span.text == "January 12"
     assert judged.key_span.start == 100 + text.index("January 12")
 
@@ -44,7 +46,17 @@ def test_negation_decides_only_where_the_model_is_unsure():
     unsure = apply_rules(CLAIM.text, evidence(text, 0.45, 0.2, 0.35), Thresholds())
     assert unsure.rule == "negation" and unsure.key_span.text == "not"
     sure = apply_rules(CLAIM.text, evidence(text, 0.9, 0.05, 0.05), Thresholds())
-    assert sure.rule is None and sure.probabilities["entailment"] == 0.9
+    assert sure.rule is None and strengths(sure) == (0.9, 0.05)
+
+
+def test_a_passage_about_something_else_neither_supports_nor_contradicts():
+    text = "The rest came from a loan by the national development bank."
+    off_topic = apply_rules("The ferry terminal opened on Monday.", evidence(text, 0.05, 0.1, 0.85, similarity=0.2), Thresholds())
+    assert off_topic.rule == "unrelated" and strengths(off_topic) == (0.0, 0.0)
+    assert decide(CLAIM, "doc", [off_topic], Thresholds()).verdict == "not_mentioned"
+    # Shared words make a passage related even when the embeddings disagree.
+    related = apply_rules("The bank gave a loan for the rest.", evidence(text, 0.9, 0.05, 0.05, similarity=0.2), Thresholds())
+    assert related.rule is None
 
 
 def test_key_span_is_the_run_of_words_whose_removal_moves_the_verdict():
