@@ -70,6 +70,10 @@ class Checker:
         (doc,) = load_documents([document])
         return extract_claims(doc)
 
+    def _claims_of(self, document: Document) -> list[Claim]:
+        # The retrieval index has split the document already; splitting a long one again would cost seconds.
+        return extract_claims(document, self.retriever.index(document).sentences)
+
     def check(self, claims: Iterable[str | Claim], documents: Iterable[DocumentLike] | DocumentLike) -> Report:
         """Every claim against every document."""
         claim_list = as_claims(claims)
@@ -79,7 +83,7 @@ class Checker:
     def compare(self, a: DocumentLike, b: DocumentLike) -> Comparison:
         """The claims of A checked against B, and those of B against A."""
         doc_a, doc_b = load_documents([a, b])
-        results = self._check(extract_claims(doc_a), [doc_b]) + self._check(extract_claims(doc_b), [doc_a])
+        results = self._check(self._claims_of(doc_a), [doc_b]) + self._check(self._claims_of(doc_b), [doc_a])
         return Comparison(results, document_a=doc_a.id, document_b=doc_b.id)
 
     def _check(self, claims: list[Claim], documents: list[Document]) -> list[ClaimResult]:
