@@ -57,6 +57,14 @@ class Checker:
             return self._model_arg
         return NLIModel(self._model_arg, device=self.device)
 
+    def clear_cache(self) -> None:
+        """Forget remembered NLI results, e.g. between independent jobs of a batch.
+
+        A pair's probabilities depend in their last bits on the batch it was padded with, so a job that must
+        come out the same whether or not other jobs ran before it starts from an empty cache.
+        """
+        self._pair_cache.clear()
+
     def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Calibrated NLI probabilities, each distinct pair computed once per checker."""
         missing = list(dict.fromkeys(p for p in pairs if p not in self._pair_cache))

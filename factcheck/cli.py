@@ -6,15 +6,21 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
+from factcheck.aggregate import Thresholds
 
 app = typer.Typer(help="Check claims against sources with an NLI model.", no_args_is_help=True)
 
 ModelOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--model", "-m", help="Hugging Face NLI checkpoint (name or path); default: the shipped model."),
+]
+
+ThreadsOption = Annotated[
+    int | None, typer.Option("--threads", min=1, help="CPU threads for the models; default: torch's choice.")
 ]
 
 
@@ -33,7 +39,10 @@ def score(
     pairs_file: Annotated[Path, typer.Argument(help="JSON lines with 'premise' and 'hypothesis' (and optional 'id').")],
     model: ModelOption = None,
     batch_size: Annotated[int, typer.Option(help="Pairs per forward pass.")] = 32,
-    output_format: Annotated[PairFormat, typer.Option("--format", help="jsonl (default) or a table.")] = PairFormat.jsonl,
+    output_format: Annotated[
+        PairFormat, typer.Option("--format", help="jsonl (default) or a table.")
+    ] = PairFormat.jsonl,
+    threads: ThreadsOption = None,
 ) -> None:
     """Score premise/hypothesis pairs: calibrated probabilities of entailment, neutral, contradiction."""
     from factcheck.pairs import PairInputError, read_pairs, score_pairs
@@ -42,6 +51,7 @@ def score(
         records = read_pairs(pairs_file)
     except PairInputError as error:
         _fail(str(error))
+    _set_threads(threads)
     results = score_pairs(records, model=model, batch_size=batch_size)
     if output_format is PairFormat.table:
         from rich.console import Console
@@ -51,7 +61,12 @@ def score(
         for r in results:
             p = r["probabilities"]
             table.add_row(
-                str(r["id"]), r["label"], f"{p['entailment']:.3f}", f"{p['neutral']:.3f}", f"{p['contradiction']:.3f}", r["hypothesis"]
+                str(r["id"]),
+                r["label"],
+                f"{p['entailment']:.3f}",
+                f"{p['neutral']:.3f}",
+                f"{p['contradiction']:.3f}",
+                r["hypothesis"],
             )
         Console().print(table)
     else:
@@ -64,28 +79,105 @@ class ReportFormat(str, Enum):
     json = "json"
     csv = "csv"
     md = "md"
+    html = "html"
 
 
 FormatOption = Annotated[
-    Optional[ReportFormat],
+    ReportFormat | None,
     typer.Option("--format", "-f", help="Output format; default: from --out's extension, else jsonl."),
 ]
-OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of standard output.")]
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")]
+_DEFAULT_THRESHOLDS = Thresholds()
+SupportOption = Annotated[
+    float,
+    typer.Option(
+        "--support-threshold", min=0.0, max=1.0, help="Entailment probability at which a passage supports a claim."
+    ),
+]
+ContradictOption = Annotated[
+    float,
+    typer.Option(
+        "--contradict-threshold",
+        min=0.0,
+        max=1.0,
+        help="Contradiction probability at which a passage contradicts a claim.",
+    ),
+]
+ConflictOption = Annotated[
+    float,
+    typer.Option(
+        "--conflict-threshold",
+        min=0.0,
+        max=1.0,
+        help="A source that reaches this for support and contradiction is 'conflicting'.",
+    ),
+]
+BatchSizeOption = Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per NLI forward pass.")]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bars (there are none either when stderr is not a terminal).")
+]
 
 
-def _checker(model: str | None, batch_size: int):
+def _progress(quiet: bool) -> bool:
+    """Whether to draw progress bars; when not, the model libraries' own bars are turned off too."""
+    shown = not quiet and sys.stderr.isatty()
+    if not shown:
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils import logging as transformers_logging
+
+        disable_progress_bars()
+        transformers_logging.disable_progress_bar()
+    return shown
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _checker(
+    model: str | None,
+    support: float,
+    contradict: float,
+    conflict: float,
+    batch_size: int,
+    threads: int | None,
+    progress: bool,
+):
     from factcheck.checker import Checker
 
-    return Checker(model=model, batch_size=batch_size)
+    _set_threads(threads)
+    thresholds = Thresholds(support=support, contradict=contradict, conflict=conflict)
+    return Checker(model=model, thresholds=thresholds, batch_size=batch_size, show_progress=progress)
 
 
-def _emit(report, out: Path | None, output_format: ReportFormat | None) -> None:
-    from factcheck.report import format_for, render
+def _output_format(out: Path | None, chosen: ReportFormat | None) -> str:
+    from factcheck.report import format_for
 
-    chosen = output_format.value if output_format else format_for(str(out) if out else None)
-    text = render(report, chosen)
-    if out:
-        out.write_text(text, encoding="utf-8")
+    return chosen.value if chosen else format_for(str(out) if out else None)
+
+
+def _emit(report, documents, checker, out: Path | None, output_format: ReportFormat | None) -> None:
+    chosen = _output_format(out, output_format)
+    if chosen == "html":
+        from factcheck.html import render_html
+
+        text = render_html(report, documents, model=checker.nli.name_or_path)
+    else:
+        from factcheck.report import render
+
+        text = render(report, chosen)
+    _write(text, out)
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out and str(out) != "-":
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            _fail(f"{out}: cannot write: {error.strerror or error}")
     else:
         sys.stdout.write(text)
 
@@ -99,23 +191,41 @@ def _load_errors():
 
 @app.command()
 def check(
-    claims: Annotated[str, typer.Option("--claims", "-c", help="JSON lines with 'claim' (and 'id'), or one claim a line; - for stdin.")],
-    articles: Annotated[list[Path], typer.Option("--articles", "-a", help="Files, folders or globs of the sources.")],
+    claims: Annotated[
+        str,
+        typer.Option("--claims", "-c", help="JSON lines with 'claim' (and 'id'), or one claim a line; - for stdin."),
+    ],
+    articles: Annotated[
+        list[Path], typer.Option("--articles", "-a", help="Files, folders or globs of the sources (repeatable).")
+    ],
     out: OutOption = None,
     output_format: FormatOption = None,
     model: ModelOption = None,
-    batch_size: Annotated[int, typer.Option(help="Pairs per NLI forward pass.")] = 32,
+    support_threshold: SupportOption = _DEFAULT_THRESHOLDS.support,
+    contradict_threshold: ContradictOption = _DEFAULT_THRESHOLDS.contradict,
+    conflict_threshold: ConflictOption = _DEFAULT_THRESHOLDS.conflict,
+    batch_size: BatchSizeOption = 32,
+    threads: ThreadsOption = None,
+    quiet: QuietOption = False,
 ) -> None:
-    """Check claims against articles: supported, contradicted or not mentioned, with evidence."""
+    """Check claims against articles: supported, contradicted or not mentioned, with evidence.
+
+    One row per claim and source in jsonl and csv (pandas.read_json(lines=True) / read_csv read them as they are).
+    """
     from factcheck.claims import parse_claims
+    from factcheck.ingest import load_documents
 
     try:
         text = sys.stdin.read() if claims == "-" else Path(claims).read_text(encoding="utf-8-sig")
         claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
-        report = _checker(model, batch_size).check(claim_list, [str(a) for a in articles])
+        documents = load_documents([str(a) for a in articles])
+        checker = _checker(
+            model, support_threshold, contradict_threshold, conflict_threshold, batch_size, threads, _progress(quiet)
+        )
+        report = checker.check(claim_list, documents)
     except (OSError, *_load_errors()) as error:
         _fail(str(error))
-    _emit(report, out, output_format)
+    _emit(report, documents, checker, out, output_format)
 
 
 @app.command()
@@ -125,19 +235,39 @@ def compare(
     out: OutOption = None,
     output_format: FormatOption = None,
     model: ModelOption = None,
-    batch_size: Annotated[int, typer.Option(help="Pairs per NLI forward pass.")] = 32,
+    support_threshold: SupportOption = _DEFAULT_THRESHOLDS.support,
+    contradict_threshold: ContradictOption = _DEFAULT_THRESHOLDS.contradict,
+    conflict_threshold: ConflictOption = _DEFAULT_THRESHOLDS.conflict,
+    batch_size: BatchSizeOption = 32,
+    threads: ThreadsOption = None,
+    quiet: QuietOption = False,
 ) -> None:
-    """Check the claims of A against B and those of B against A."""
+    """Check the claims of A against B and those of B against A: agreements, contradictions, one-sided claims.
+
+    As html: both articles side by side, each claim linked to its evidence in the other.
+    """
+    from factcheck.ingest import load_documents
+
     try:
-        report = _checker(model, batch_size).compare(article_a, article_b)
-    except _load_errors() as error:
+        documents = load_documents([article_a, article_b])
+        checker = _checker(
+            model, support_threshold, contradict_threshold, conflict_threshold, batch_size, threads, _progress(quiet)
+        )
+        report = checker.compare(*documents)
+    except (OSError, *_load_errors()) as error:
         _fail(str(error))
-    _emit(report, out, output_format)
+    _emit(report, documents, checker, out, output_format)
 
 
 @app.command()
-def extract(article: Annotated[Path, typer.Argument(help="The article to take claims from.")]) -> None:
-    """The claims the checker would extract from an article, with spans and speakers (JSON lines)."""
+def extract(
+    article: Annotated[Path, typer.Argument(help="The article to take claims from.")],
+    out: OutOption = None,
+) -> None:
+    """The claims the checker would extract from an article, with spans and speakers (JSON lines).
+
+    Each claim's 'start' and 'end' index the article's text (for HTML, the main text extracted from it).
+    """
     from factcheck.claims import extract_claims
     from factcheck.ingest import load_documents
 
@@ -145,8 +275,52 @@ def extract(article: Annotated[Path, typer.Argument(help="The article to take cl
         (document,) = load_documents([article])
     except _load_errors() as error:
         _fail(str(error))
-    for claim in extract_claims(document):
-        sys.stdout.write(json.dumps(claim.to_dict(), ensure_ascii=False) + "\n")
+    _write("".join(json.dumps(claim.to_dict(), ensure_ascii=False) + "\n" for claim in extract_claims(document)), out)
+
+
+@app.command()
+def batch(
+    jobs: Annotated[
+        Path,
+        typer.Argument(
+            help='JSON lines, one job a line: {"id": "j1", "claims": ["..."], "articles": ["a.txt", "folder/"]}, '
+            'with "documents": [{"id": "d1", "text": "..."}] instead of (or as well as) "articles" for inline texts. '
+            "Relative article paths are read from the jobs file's folder."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON lines, one a job, appended and flushed job by job.")],
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted run: keep --out and skip the jobs it already holds."),
+    ] = False,
+    model: ModelOption = None,
+    support_threshold: SupportOption = _DEFAULT_THRESHOLDS.support,
+    contradict_threshold: ContradictOption = _DEFAULT_THRESHOLDS.contradict,
+    conflict_threshold: ConflictOption = _DEFAULT_THRESHOLDS.conflict,
+    batch_size: BatchSizeOption = 32,
+    threads: ThreadsOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run many checks, one output line per job: its report, or an error naming the line and what is wrong.
+
+    A bad job does not stop the batch, and a run killed at any point continues with --resume as if never stopped.
+
+    Exit status: 0 when every job has results, 1 when any has an error, 2 when the batch cannot run at all.
+    """
+    from factcheck.batch import Batch, BatchError
+
+    try:
+        planned = Batch(jobs, out, resume=resume)
+        progress = _progress(quiet)
+        checker = _checker(
+            model, support_threshold, contradict_threshold, conflict_threshold, batch_size, threads, False
+        )
+        _ = checker.nli  # a model that cannot load is one error now, not one per job
+        summary = planned.run(checker, show_progress=progress)
+    except (BatchError, OSError) as error:
+        _fail(str(error))
+    typer.echo(summary.line(), err=True)
+    raise typer.Exit(code=1 if summary.failed else 0)
 
 
 @app.command()
@@ -155,7 +329,7 @@ def models() -> None:
     from factcheck.infer import default_model_path
 
     path = default_model_path()
-    status = "present" if path.is_dir() else "MISSING"
+    status = "present" if (path / "config.json").is_file() else "MISSING"
     typer.echo(f"default model: {path} ({status})")
     card = path / "MODEL_CARD.md"
     if card.is_file():

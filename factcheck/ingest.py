@@ -274,17 +274,17 @@ def _json_documents(text: str, path: Path, *, lines: bool) -> list[tuple[Documen
     return [(_record_document(record, where, path, default_id=None), where) for record, where in records]
 
 
-def _json_type(value: object) -> str:
+def json_type_name(value: object) -> str:
     return _JSON_TYPES.get(type(value), "null" if value is None else type(value).__name__)
 
 
 def _record_document(record: object, where: str, path: Path, *, default_id: str | None) -> Document:
     if not isinstance(record, dict):
-        raise IngestError(f"{where}: expected a JSON object, got {_json_type(record)}")
+        raise IngestError(f"{where}: expected a JSON object, got {json_type_name(record)}")
     if "text" not in record:
         raise IngestError(f"{where}: missing field 'text' (fields: {', '.join(map(repr, record)) or 'none'})")
     if not isinstance(record["text"], str):
-        raise IngestError(f"{where}: field 'text' must be a string, got {_json_type(record['text'])}")
+        raise IngestError(f"{where}: field 'text' must be a string, got {json_type_name(record['text'])}")
     _require_text(record["text"], where)
     doc_id = record.get("id", default_id)
     if doc_id is None:
@@ -294,5 +294,5 @@ def _record_document(record: object, where: str, path: Path, *, default_id: str 
     fields = {name: record.get(name) for name in ("title", "date", "source", "url")}
     for name, value in fields.items():
         if value is not None and not isinstance(value, str):
-            raise IngestError(f"{where}: field {name!r} must be a string, got {_json_type(value)}")
+            raise IngestError(f"{where}: field {name!r} must be a string, got {json_type_name(value)}")
     return _document(where, text=record["text"], id=str(doc_id), path=str(path), **fields)

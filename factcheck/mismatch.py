@@ -35,7 +35,9 @@ NUMBER_WORDS = {
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
         "seventeen eighteen nineteen twenty".split()
     )
-} | {"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000, "million": 1e6, "billion": 1e9}
+} | {"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100}
+# "48 million" is one quantity: the scale word multiplies the number before it.
+SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 NEGATIONS = {"not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without"}
 STOP_WORDS = set(
     "a an the of in on at to for from by with and or but is are was were be been being has have had will would "
@@ -58,7 +60,11 @@ _DATE_PATTERNS = [
     re.compile(r"\b(?P<weekday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
     re.compile(r"\b(?:in|since|until|by|of) (?P<year>(?:1[89]|20)\d\d)\b"),
 ]
-_NUMBER_RE = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_NUMBER_RE = re.compile(
+    r"(?:(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])|\b(?:" + "|".join(NUMBER_WORDS) + r")\b)"
+    r"(?: (?P<scale>" + "|".join(SCALES) + r")\b)?",
+    re.IGNORECASE,
+)
 _TOKEN_RE = re.compile(r"\w[\w'’]*")
 _CAPITALISED_RE = re.compile(r"\b[A-Z][\w’'-]*(?: (?:[A-Z][\w’'-]*))*")
 
@@ -119,14 +125,17 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
     for m in _NUMBER_RE.finditer(text):
         if any(d.start <= m.start() < d.end for d in dates):
             continue
-        word = m.group().lower()
+        word = m.group().lower().split(" ")[0]
         if word in NUMBER_WORDS:
             number = float(NUMBER_WORDS[word])
         else:
             try:
-                number = float(word.replace(",", ""))
+                # "1,200" is twelve hundred; a comma between groups of three digits is a thousands separator.
+                number = float(word.replace(",", "")) if re.fullmatch(r"\d{1,3}(,\d{3})+", word) else float(word.replace(",", "."))
             except ValueError:
                 continue
+        if m.group("scale"):
+            number *= SCALES[m.group("scale").lower()]
         values.append(Value("number", m.start(), m.end(), m.group(), (number,)))
     return values
 

@@ -13,6 +13,8 @@ CONTRADICTED = "contradicted"
 NOT_MENTIONED = "not_mentioned"
 CONFLICTING = "conflicting"
 VERDICTS = (SUPPORTED, CONTRADICTED, NOT_MENTIONED, CONFLICTING)
+# Reports show what needs a fact-checker's attention first.
+VERDICT_ORDER = {CONTRADICTED: 0, CONFLICTING: 1, SUPPORTED: 2, NOT_MENTIONED: 3}
 
 
 @dataclass
@@ -161,12 +163,14 @@ def render(report: Report, output_format: str) -> str:
     raise ValueError(f"unknown format {output_format!r}; choose one of {', '.join(FORMATS)}")
 
 
+_FORMAT_OF_SUFFIX = {f: f for f in FORMATS} | {"markdown": "md", "html": "html", "htm": "html"}
+
+
 def format_for(path: str | None, default: str = "jsonl") -> str:
-    """The format a file name asks for by its extension."""
-    if not path or path == "-":
+    """The format a file name asks for by its extension (``html`` included, which needs the documents)."""
+    if not path or path == "-" or "." not in path:
         return default
-    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
-    return {"markdown": "md"}.get(suffix, suffix) if suffix in FORMATS + ("markdown",) else default
+    return _FORMAT_OF_SUFFIX.get(path.rsplit(".", 1)[-1].lower(), default)
 
 
 def _cell(text: str | None) -> str:
@@ -175,8 +179,7 @@ def _cell(text: str | None) -> str:
 
 def to_markdown(report: Report) -> str:
     lines = ["| claim | source | verdict | confidence | evidence |", "|---|---|---|---:|---|"]
-    order = {CONTRADICTED: 0, CONFLICTING: 1, SUPPORTED: 2, NOT_MENTIONED: 3}
-    for r in sorted(report.results, key=lambda r: order[r.verdict]):
+    for r in sorted(report.results, key=lambda r: VERDICT_ORDER[r.verdict]):
         lead = r.evidence[0] if r.evidence and r.verdict != NOT_MENTIONED else None
         evidence = ""
         if lead:

@@ -11,6 +11,7 @@ reused for every claim; nothing is truncated, however long the document.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
@@ -125,18 +126,24 @@ class DocumentIndex:
 
 
 class Retriever:
-    """Ranks candidate evidence; document indexes are cached by document id and text."""
+    """Ranks candidate evidence; the indexes of the most recently used documents are kept for reuse."""
 
-    def __init__(self, embedder: Embedder | None = None, *, window: int = 2, top_k: int = 6):
+    def __init__(self, embedder: Embedder | None = None, *, window: int = 2, top_k: int = 6, cache_size: int = 128):
         self.embedder = embedder or Embedder()
         self.window = window
         self.top_k = top_k
-        self._indexes: dict[tuple[str, int], DocumentIndex] = {}
+        self.cache_size = cache_size
+        # Bounded, so that a night-long batch over thousands of articles keeps a flat memory profile.
+        self._indexes: OrderedDict[tuple[str, int], DocumentIndex] = OrderedDict()
 
     def index(self, document: Document) -> DocumentIndex:
         key = (document.id, hash(document.text))
-        if key not in self._indexes:
+        if key in self._indexes:
+            self._indexes.move_to_end(key)
+        else:
             self._indexes[key] = DocumentIndex(document, self.embedder, self.window)
+            if len(self._indexes) > self.cache_size:
+                self._indexes.popitem(last=False)
         return self._indexes[key]
 
     def search(self, claims: list[str], document: Document, k: int | None = None) -> list[list[Candidate]]:

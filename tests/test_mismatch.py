@@ -79,3 +79,10 @@ def test_negation_words_and_topic_overlap():
     assert [text[s:e] for s, e in negation_spans(text)] == ["not", "n’t"]
     assert shares_topic("The document will contain commitments.", text)
     assert not shares_topic("Ukraine applied to join the European Union.", text)
+
+
+def test_a_scale_word_belongs_to_its_number():
+    text = "The terminal cost 48 million euros, of which the regional government paid 30 million."
+    assert pairs("The terminal cost 84 million euros.", text) == [("number", "84 million", "48 million")]
+    assert pairs("The terminal cost 48 million euros.", text) == []
+    assert pairs("The terminal cost 48 billion euros.", text) == [("number", "48 billion", "48 million")]

@@ -1,0 +1,300 @@
+"""Many checks in one run (the ``factcheck batch`` job), built to be killed and resumed.
+
+The jobs file holds one JSON object a line::
+
+    {"id": "j1", "claims": ["...", {"id": "c2", "claim": "..."}], "articles": ["a.txt", "folder/"]}
+    {"id": "j2", "claims": ["..."], "documents": [{"id": "note", "text": "..."}]}
+
+and the output gets one line per job, in input order, carrying the job's ``id``
+and ``line``: the report (``results`` and ``summary``, as ``Report.to_dict``) or
+an ``error`` naming the line and what is wrong with it. A bad job never stops
+the batch.
+
+Each output line goes out in one ``write`` call and is made durable (fsync)
+before the next job starts, so a run killed at any moment leaves complete lines and at
+most one cut-off last line. ``resume`` drops that cut-off line, counts the
+records already written for each id and skips as many jobs of that id: the
+resumed output is byte for byte what an uninterrupted run writes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from factcheck.checker import Checker
+from factcheck.claims import Claim, as_claims
+from factcheck.ingest import Document, IngestError, json_type_name, load_documents
+
+JOB_FIELDS = ("id", "claims", "articles", "documents")
+DOCUMENT_FIELDS = ("id", "text", "title", "date", "source", "url")
+# How every output line begins (``Batch.run`` puts "id" first): a line cut short by a kill is recognised by it.
+_RECORD_START = b'{"id": '
+
+
+class JobError(ValueError):
+    """What is wrong with one job; it becomes that job's error record."""
+
+
+class BatchError(ValueError):
+    """A problem with the batch as a whole (jobs file, output file): nothing can be run."""
+
+
+@dataclass
+class BatchSummary:
+    output: Path
+    jobs: int
+    already_done: int
+    ok: int  # over the whole output, earlier runs included
+    failed: int
+    seconds: float
+
+    def line(self) -> str:
+        ran = self.jobs - self.already_done
+        resumed = f", {self.already_done} done by an earlier run" if self.already_done else ""
+        return (
+            f"{self.output}: {self.jobs} jobs, {self.ok} with results, {self.failed} errors "
+            f"({ran} run in {self.seconds:.1f} s{resumed})"
+        )
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip()) or isinstance(value, int) and not isinstance(value, bool)
+
+
+def _job_id(record: object, number: int) -> str | int:
+    """The job's own id, or ``line-N`` when it has none (or the line is not even a JSON object)."""
+    if isinstance(record, dict) and _valid_id(record.get("id")):
+        return record["id"]
+    return f"line-{number}"
+
+
+def _claims(value: object) -> list[Claim]:
+    if not isinstance(value, list) or not value:
+        raise JobError(f"field 'claims' must be a non-empty array, got {json_type_name(value)}")
+    claims = []
+    for n, item in enumerate(value, start=1):
+        if isinstance(item, dict):
+            text, claim_id = item.get("claim", item.get("text")), item.get("id", f"claim-{n}")
+        else:
+            text, claim_id = item, f"claim-{n}"
+        if not isinstance(text, str) or not text.strip():
+            raise JobError(f"claim {n}: must be a non-empty string, or an object with a non-empty 'claim'")
+        claims.append(Claim(text.strip(), id=str(claim_id)))
+    try:
+        return as_claims(claims)
+    except ValueError as error:
+        raise JobError(str(error)) from None
+
+
+def _articles(value: object, base: Path) -> list[Path]:
+    if not isinstance(value, list) or not value or not all(isinstance(p, str) and p.strip() for p in value):
+        raise JobError("field 'articles' must be a non-empty array of paths")
+    # Relative paths are read from the jobs file's folder, so a jobs file and its articles move together.
+    return [base / p for p in value]
+
+
+def _documents(value: object) -> list[Document]:
+    if not isinstance(value, list) or not value:
+        raise JobError(f"field 'documents' must be a non-empty array, got {json_type_name(value)}")
+    documents = []
+    for n, item in enumerate(value, start=1):
+        where = f"document {n}"
+        if not isinstance(item, dict):
+            raise JobError(f"{where}: expected an object with 'text', got {json_type_name(item)}")
+        unknown = [k for k in item if k not in DOCUMENT_FIELDS]
+        if unknown:
+            raise JobError(f"{where}: unknown field {unknown[0]!r} (allowed: {', '.join(DOCUMENT_FIELDS)})")
+        text = item.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise JobError(f"{where}: field 'text' must be a non-empty string")
+        fields = {k: v for k, v in item.items() if k != "id"}
+        try:
+            documents.append(Document(id=str(item.get("id", f"document-{n}")), **fields))
+        except ValueError as error:
+            raise JobError(f"{where}: {error}") from None
+    return documents
+
+
+def job_inputs(record: object, base: Path) -> tuple[list[Claim], list[Path | Document]]:
+    """The claims and sources of one job record; ``JobError`` says what is wrong with it."""
+    if not isinstance(record, dict):
+        raise JobError(f"expected a JSON object, got {json_type_name(record)}")
+    unknown = [k for k in record if k not in JOB_FIELDS]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], JOB_FIELDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise JobError(f"unknown field {unknown[0]!r} ({hint}a job has: {', '.join(JOB_FIELDS)})")
+    if "id" in record and not _valid_id(record["id"]):
+        raise JobError(f"field 'id' must be a non-empty string or an integer, got {record['id']!r}")
+    if "claims" not in record:
+        raise JobError("missing field 'claims'")
+    if "articles" not in record and "documents" not in record:
+        raise JobError("missing field 'articles' (paths) or 'documents' (inline texts)")
+    claims = _claims(record["claims"])
+    sources: list[Path | Document] = []
+    if "articles" in record:
+        sources += _articles(record["articles"], base)
+    if "documents" in record:
+        sources += _documents(record["documents"])
+    return claims, sources
+
+
+def read_jobs(path: Path) -> Iterator[tuple[int, object | JobError]]:
+    """(line number, parsed record or the reason it cannot be parsed) for each non-blank line."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
+                continue
+            try:
+                yield number, json.loads(raw.decode("utf-8").rstrip("\r\n"))
+            except UnicodeDecodeError as error:
+                yield number, JobError(f"not UTF-8 (byte {error.start})")
+            except json.JSONDecodeError as error:
+                yield number, JobError(f"invalid JSON ({error.msg}, column {error.colno})")
+
+
+def count_jobs(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for raw in handle if raw.strip())
+    except OSError as error:
+        raise BatchError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def read_done(path: Path) -> tuple[Counter, int]:
+    """(records written per id, how many of them are errors) of an earlier run's output.
+
+    A last line without its newline is the one a kill cut short: it is removed from the file, and its
+    job runs again. Any other line that is not one of our records stops the resume rather than risk
+    changing somebody else's file.
+    """
+    done: Counter = Counter()
+    failed = 0
+    keep = 0  # bytes of complete lines
+    with path.open("rb+") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
+                if not (raw.startswith(_RECORD_START) or _RECORD_START.startswith(raw)):
+                    raise BatchError(f"{path}, line {number}: not a record of factcheck batch; not resuming into it")
+                break
+            try:
+                record = json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                record = None
+            if not isinstance(record, dict) or "id" not in record or not ({"results", "error"} & record.keys()):
+                raise BatchError(f"{path}, line {number}: not a record of factcheck batch; not resuming into it")
+            done[record["id"]] += 1
+            failed += "error" in record
+            keep += len(raw)
+        handle.truncate(keep)
+    return done, failed
+
+
+class _Output:
+    """Append-only JSON lines, each one durable before the next job starts."""
+
+    def __init__(self, path: Path):
+        existed = path.exists()
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise BatchError(f"{path}: cannot write: {error.strerror or error}") from None
+        if not existed:
+            # The new file's directory entry must survive a crash too, not only its contents.
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+    def write(self, record: dict) -> None:
+        data = memoryview((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        while data:
+            data = data[os.write(self.fd, data) :]
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class Batch:
+    """A jobs file and its output, checked before any model loads; ``run`` does the jobs not yet done."""
+
+    def __init__(self, jobs_path: Path, out_path: Path, *, resume: bool = False):
+        self.jobs_path, self.out_path = jobs_path, out_path
+        self.total = count_jobs(jobs_path)
+        if out_path.exists() and out_path.resolve() == jobs_path.resolve():
+            raise BatchError(f"{out_path} is the jobs file; choose another --out")
+        if out_path.exists() and out_path.stat().st_size and not resume:
+            raise BatchError(f"{out_path} already holds results: pass --resume to continue it, or choose another --out")
+        self.done, self.failed_before = read_done(out_path) if resume and out_path.exists() else (Counter(), 0)
+        self.already_done = sum(self.done.values())
+        if self.already_done > self.total:
+            raise BatchError(
+                f"{out_path} holds {self.already_done} records but {jobs_path} only {self.total} jobs: not its output"
+            )
+
+    def run(self, checker: Checker, *, show_progress: bool = False) -> BatchSummary:
+        from tqdm.auto import tqdm
+
+        started = time.perf_counter()
+        failed, ok = self.failed_before, self.already_done - self.failed_before
+        first_line: dict[str | int, int] = {}
+        seen: Counter = Counter()
+        claims_done = pairs_done = 0
+        output = _Output(self.out_path)
+        progress = tqdm(
+            total=self.total,
+            initial=self.already_done,
+            unit="job",
+            desc="batch",
+            disable=not show_progress,
+            dynamic_ncols=True,
+        )
+        try:
+            for number, record in read_jobs(self.jobs_path):
+                job_id = _job_id(record, number)
+                seen[job_id] += 1
+                first_line.setdefault(job_id, number)
+                if seen[job_id] <= self.done[job_id]:
+                    continue
+                out: dict = {"id": job_id, "line": number}
+                try:
+                    if isinstance(record, JobError):
+                        raise record
+                    if seen[job_id] > 1:
+                        raise JobError(f"id {job_id!r} already used by the job on line {first_line[job_id]}")
+                    claims, sources = job_inputs(record, self.jobs_path.parent)
+                    # Jobs must not share NLI results: a pair scored in another job's batch differs in the last
+                    # float bits (padding), and a resumed run would then not write what an uninterrupted one
+                    # did. Clearing also keeps memory flat over a long batch.
+                    checker.clear_cache()
+                    report = checker.check(claims, load_documents(sources))
+                except (JobError, IngestError) as error:
+                    out["error"] = f"{self.jobs_path}, line {number}: {error}"
+                except Exception as error:  # noqa: BLE001 -- one job's crash must not cost the night's other jobs
+                    out["error"] = f"{self.jobs_path}, line {number}: internal error ({type(error).__name__}: {error})"
+                else:
+                    out |= report.to_dict()
+                    claims_done += len(claims)
+                    pairs_done += len(report.results)
+                output.write(out)
+                failed += "error" in out
+                ok += "error" not in out
+                rate = pairs_done / (time.perf_counter() - started)
+                postfix = {"claims": claims_done, "pairs": pairs_done, "pairs/s": f"{rate:.1f}", "errors": failed}
+                progress.set_postfix(postfix, refresh=False)
+                progress.update()
+        finally:
+            progress.close()
+            output.close()
+        return BatchSummary(self.out_path, self.total, self.already_done, ok, failed, time.perf_counter() - started)

@@ -1,0 +1,215 @@
+"""``factcheck batch``: bad records become error rows, and a killed run resumes to exactly the uninterrupted output."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from test_cli import run_cli
+
+FERRY = REPO / "factcheck" / "examples" / "port-ellis-ferry.txt"
+BRIDGE = "The bridge over the Tagus was closed on 4 May after engineers found cracks. It reopened in June."
+
+
+def good_jobs(count: int) -> list[dict]:
+    """Small jobs, alternating inline documents and an article path (relative to the jobs file)."""
+    jobs = []
+    for n in range(count):
+        if n % 2:
+            jobs.append(
+                {
+                    "id": f"ferry-{n}",
+                    "claims": [f"The terminal cost {40 + n} million euros."],
+                    "articles": ["ferry.txt"],
+                }
+            )
+        else:
+            claims = [
+                f"The bridge was closed on {n + 1} May.",
+                {"id": "cause", "claim": "Engineers found cracks in the bridge."},
+            ]
+            jobs.append({"id": f"bridge-{n}", "claims": claims, "documents": [{"id": "bridge", "text": BRIDGE}]})
+    return jobs
+
+
+def write_jobs(folder: Path, lines: list[str]) -> Path:
+    (folder / "ferry.txt").write_text(FERRY.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    jobs = folder / "jobs.jsonl"
+    jobs.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return jobs
+
+
+# (job line, what its error must say); None marks a good job.
+BAD = [
+    ('{"id": "broken", "claims": ["x"', "invalid JSON"),
+    ('{"id": "no-claims", "articles": ["ferry.txt"]}', "missing field 'claims'"),
+    ('{"id": "no-sources", "claims": ["A claim."]}', "missing field 'articles' (paths) or 'documents'"),
+    ('{"id": "gone", "claims": ["A claim."], "articles": ["gone.txt"]}', "gone.txt: no such file or folder"),
+    ('{"id": "binary", "claims": ["A claim."], "articles": ["binary.txt"]}', "binary.txt: binary file"),
+    (
+        '{"id": "blank", "claims": ["A claim."], "documents": [{"id": "d", "text": "  "}]}',
+        "field 'text' must be a non-empty string",
+    ),
+    (
+        '{"id": "empty-claim", "claims": [""], "documents": [{"text": "Some text."}]}',
+        "claim 1: must be a non-empty string",
+    ),
+    (
+        '{"id": "typo", "claim": ["A claim."], "articles": ["ferry.txt"]}',
+        "unknown field 'claim' (did you mean 'claims'?",
+    ),
+    ("[1, 2, 3]", "expected a JSON object, got array"),
+]
+
+
+def bad_batch_lines() -> list[tuple[str, str | None]]:
+    good = [(json.dumps(job), None) for job in good_jobs(4)]
+    duplicate = (
+        json.dumps(good_jobs(1)[0] | {"claims": ["Another claim."]}),
+        "id 'bridge-0' already used by the job on line 1",
+    )
+    no_id = (json.dumps({"claims": ["Cracks were found."], "documents": [{"text": BRIDGE}]}), None)
+    return [good[0], BAD[0], good[1], *BAD[1:5], duplicate, good[2], *BAD[5:], no_id, good[3]]
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def bad_batch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad-batch")
+    lines = bad_batch_lines()
+    jobs = write_jobs(folder, [line for line, _ in lines])
+    out = folder / "results.jsonl"
+    result = run_cli("batch", jobs, "--out", out, "--threads", "1")
+    return jobs, lines, out, result
+
+
+def test_bad_records_become_error_rows_and_the_batch_goes_on(bad_batch):
+    jobs, lines, out, result = bad_batch
+    assert result.returncode == 1, result.stderr
+    rows = records(out)
+    assert [row["line"] for row in rows] == list(range(1, len(lines) + 1))
+    for row, (line, expected_error) in zip(rows, lines):
+        number = row["line"]
+        if expected_error is None:
+            job = json.loads(line)
+            assert row["id"] == job.get("id", f"line-{number}")
+            assert "error" not in row
+            assert len(row["results"]) == len(job["claims"]) * len(job.get("articles", job.get("documents")))
+        else:
+            assert set(row) == {"id", "line", "error"}
+            assert row["error"].startswith(f"{jobs}, line {number}: ")
+            assert expected_error in row["error"]
+    good = sum(error is None for _, error in lines)
+    summary = result.stderr.splitlines()[-1]
+    assert summary.startswith(f"{out}: {len(lines)} jobs, {good} with results, {len(lines) - good} errors (")
+
+
+def test_resume_after_a_cut_line_writes_what_an_uninterrupted_run_did(bad_batch, tmp_path):
+    jobs, _, out, _ = bad_batch
+    full = out.read_bytes()
+    # Four whole lines and half the fifth, as a kill mid-write leaves them; line 8 repeats the id of line 1.
+    ends = [i + 1 for i, byte in enumerate(full) if byte == ord("\n")]
+    cut = tmp_path / "results.jsonl"
+    cut.write_bytes(full[: ends[3] + (ends[4] - ends[3]) // 2])
+    result = run_cli("batch", jobs, "--out", cut, "--resume", "--threads", "1")
+    assert result.returncode == 1, result.stderr  # errors written before the interruption still count
+    assert cut.read_bytes() == full
+    assert "4 done by an earlier run" in result.stderr.splitlines()[-1]
+
+
+def test_output_with_results_is_never_overwritten(bad_batch):
+    jobs, _, out, _ = bad_batch
+    before = out.read_bytes()
+    result = run_cli("batch", jobs, "--out", out)
+    assert result.returncode == 2
+    assert f"{out} already holds results: pass --resume" in result.stderr
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", ['{"something": "else"}\n', "a note without a newline"])
+def test_resume_refuses_a_file_that_is_not_batch_output(tmp_path, content):
+    jobs = write_jobs(tmp_path, [json.dumps(job) for job in good_jobs(2)])
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text(content)
+    result = run_cli("batch", jobs, "--out", notes, "--resume")
+    assert result.returncode == 2
+    assert f"{notes}, line 1: not a record of factcheck batch" in result.stderr
+    assert notes.read_text() == content
+
+
+def test_a_missing_jobs_file_is_named(tmp_path):
+    result = run_cli("batch", tmp_path / "absent.jsonl", "--out", tmp_path / "out.jsonl")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'absent.jsonl'}: cannot read" in result.stderr
+
+
+def test_killed_with_sigkill_and_resumed_equals_an_uninterrupted_run(tmp_path):
+    jobs = write_jobs(tmp_path, [json.dumps(job) for job in good_jobs(12)])
+    uninterrupted = tmp_path / "uninterrupted.jsonl"
+    assert run_cli("batch", jobs, "--out", uninterrupted, "--threads", "1").returncode == 0
+    expected = uninterrupted.read_bytes()
+
+    out = tmp_path / "killed.jsonl"
+    command = [sys.executable, "-m", "factcheck.cli", "batch", str(jobs), "--out", str(out), "--threads", "1"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (out.exists() and out.read_bytes().count(b"\n") >= 3) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.kill()  # SIGKILL: no handler, no cleanup
+    process.wait()
+    written = out.read_bytes()
+    assert 3 <= written.count(b"\n") < 12 and expected.startswith(written[: written.rfind(b"\n") + 1])
+
+    result = run_cli("batch", jobs, "--out", out, "--resume", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == expected
+
+    again = run_cli("batch", jobs, "--out", out, "--resume", "--threads", "1")
+    assert again.returncode == 0 and out.read_bytes() == expected
+    assert "12 done by an earlier run" in again.stderr
+
+
+def _stderr_on_a_terminal(*args) -> str:
+    """What the command writes to its stderr when that is a terminal (160 columns)."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))  # a terminal has a width
+    process = subprocess.Popen(
+        [sys.executable, "-m", "factcheck.cli", *map(str, args)], cwd=REPO, stderr=follower, stdout=subprocess.DEVNULL
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait()
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_bar_on_a_terminal_only_and_not_with_quiet(tmp_path):
+    jobs = write_jobs(tmp_path, [json.dumps(job) for job in good_jobs(3)])
+    shown = _stderr_on_a_terminal("batch", jobs, "--out", tmp_path / "a.jsonl", "--threads", "1")
+    assert "batch" in shown and "3/3" in shown and "pairs/s" in shown and "claims=5" in shown
+    quiet = _stderr_on_a_terminal("batch", jobs, "--out", tmp_path / "b.jsonl", "--threads", "1", "--quiet")
+    assert "pairs/s" not in quiet and "Loading" not in quiet
+    assert quiet.strip().splitlines()[-1].startswith(f"{tmp_path / 'b.jsonl'}: 3 jobs, 3 with results, 0 errors")

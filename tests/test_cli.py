@@ -1,0 +1,161 @@
+"""The ``factcheck`` command as a user runs it (a subprocess), on the shared examples."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import EXAMPLES_DIR, REPO
+
+ARTICLES = EXAMPLES_DIR / "articles"
+ARTICLE = ARTICLES / "tass-2022-01-22-us-written-response.txt"
+CLAIMS = EXAMPLES_DIR / "claims.jsonl"
+SUBCOMMANDS = ["score", "check", "compare", "extract", "batch", "models"]
+
+needs_examples = pytest.mark.skipif(not ARTICLE.is_file(), reason=f"shared examples not found at {EXAMPLES_DIR}")
+
+
+def run_cli(*args: str | Path, input: str | None = None) -> subprocess.CompletedProcess:
+    """The command run the way a shell runs it, with the environment of the tests (model, offline hub)."""
+    command = [sys.executable, "-m", "factcheck.cli", *map(str, args)]
+    return subprocess.run(command, check=False, capture_output=True, text=True, input=input, cwd=REPO)
+
+
+def claim_ids() -> list[str]:
+    return [json.loads(line)["id"] for line in CLAIMS.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("subcommand", [None, *SUBCOMMANDS])
+def test_every_subcommand_has_help(subcommand):
+    result = run_cli(*([subcommand] if subcommand else []), "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_shell_completion_is_offered():
+    result = run_cli("--show-completion", "bash")
+    assert result.returncode == 0, result.stderr
+    assert "complete" in result.stdout and "factcheck" in result.stdout.lower()
+
+
+@needs_examples
+@pytest.mark.parametrize("output", ["report.jsonl", "report.csv", "report.json"])
+def test_check_writes_a_table_pandas_reads(tmp_path, output):
+    out = tmp_path / output
+    result = run_cli("check", "--claims", CLAIMS, "--articles", ARTICLES, "--out", out, "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    if out.suffix == ".json":
+        data = json.loads(out.read_text())
+        assert [s["claim_id"] for s in data["summary"]] == claim_ids()
+        rows = pd.DataFrame.from_records(data["results"])
+    elif out.suffix == ".csv":
+        rows = pd.read_csv(out)
+        assert {"claim_id", "document_id", "verdict", "confidence", "evidence", "key_span"} <= set(rows.columns)
+        for evidence, key in rows[["evidence", "key_span"]].dropna().itertuples(index=False):
+            assert key in evidence
+    else:
+        rows = pd.read_json(out, lines=True)
+    assert len(rows) == len(claim_ids())  # one row per claim and source; one source here
+    assert set(rows["verdict"]) <= {"supported", "contradicted", "not_mentioned", "conflicting"}
+
+
+@needs_examples
+def test_check_reads_claims_from_stdin_and_prints_markdown():
+    claims = "The Russia-NATO Council met in Brussels on January 12.\nUkraine has formally applied to join the European Union.\n"
+    result = run_cli("check", "-c", "-", "-a", ARTICLE, "--format", "md", "--threads", "1", input=claims)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("| claim | source | verdict")
+    assert len(lines) == 2 + 2
+    assert "European Union" in result.stdout
+
+
+@needs_examples
+def test_check_html_is_one_self_contained_file(tmp_path):
+    out = tmp_path / "report.html"
+    result = run_cli("check", "-c", CLAIMS, "-a", ARTICLE, "-o", out, "--threads", "1", "--support-threshold", "0.6")
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    assert html.startswith("<!doctype html>")
+    assert 'class="card card-' in html and "<mark class=" in html
+    assert "<script" not in html and "<link" not in html and "src=" not in html
+
+
+def test_check_names_a_missing_article(tmp_path):
+    (tmp_path / "claims.txt").write_text("A claim about something.\n")
+    result = run_cli("check", "-c", tmp_path / "claims.txt", "-a", tmp_path / "nowhere.txt")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'nowhere.txt'}: no such file or folder" in result.stderr
+
+
+def test_check_names_the_broken_claims_line(tmp_path):
+    (tmp_path / "claims.jsonl").write_text('{"claim": "Fine."}\n{"claim": \n')
+    result = run_cli(
+        "check", "-c", tmp_path / "claims.jsonl", "-a", REPO / "factcheck" / "examples" / "port-ellis-ferry.txt"
+    )
+    assert result.returncode == 2
+    assert f"{tmp_path / 'claims.jsonl'}, line 2: invalid JSON" in result.stderr
+
+
+@needs_examples
+def test_compare_checks_both_directions(tmp_path):
+    altered = tmp_path / "tass-altered.txt"
+    altered.write_text(ARTICLE.read_text(encoding="utf-8").replace("on January 12", "on January 14"), encoding="utf-8")
+    result = run_cli("compare", ARTICLE, altered, "--format", "json", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["document_a"], data["document_b"]) == (ARTICLE.stem, "tass-altered")
+    directions = {(r["claim"]["document_id"], r["document_id"]) for r in data["results"]}
+    assert directions == {(ARTICLE.stem, "tass-altered"), ("tass-altered", ARTICLE.stem)}
+    by_id = {r["claim"]["id"]: r for r in data["results"]}
+    assert any("January 12" in by_id[i]["claim"]["text"] for i in data["contradictions"])
+    assert any("January 14" in by_id[i]["claim"]["text"] for i in data["contradictions"])
+    assert data["agreements"]
+
+
+@needs_examples
+def test_extract_gives_claims_with_exact_spans():
+    result = run_cli("extract", ARTICLE)
+    assert result.returncode == 0, result.stderr
+    claims = [json.loads(line) for line in result.stdout.splitlines()]
+    text = ARTICLE.read_text(encoding="utf-8")
+    assert len(claims) > 5
+    for claim in claims:
+        assert text[claim["start"] : claim["end"]] == claim["text"]
+        assert claim["document_id"] == ARTICLE.stem
+    assert any(c["speaker"] for c in claims)
+
+
+def test_models_says_how_to_use_another():
+    result = run_cli("models")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("default model: ")
+    assert "--model" in result.stdout and "FACTCHECK_MODEL" in result.stdout
+
+
+@needs_examples
+def test_batch_on_the_examples(tmp_path):
+    cases = [json.loads(line) for line in CLAIMS.read_text().splitlines() if line.strip()]
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(
+        "".join(
+            json.dumps({"id": case["id"], "claims": [case["claim"]], "articles": [str(ARTICLES)]}) + "\n"
+            for case in cases[:3]
+        )
+    )
+    out = tmp_path / "results.jsonl"
+    result = run_cli("batch", jobs, "--out", out, "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in records] == [case["id"] for case in cases[:3]]
+    for record, case in zip(records, cases):
+        (row,) = record["results"]
+        assert (row["claim"]["text"], row["document_id"]) == (case["claim"], ARTICLE.stem)
+    assert result.stderr.splitlines()[-1].startswith(f"{out}: 3 jobs, 3 with results, 0 errors (")
+    assert pd.read_json(io.StringIO(out.read_text()), lines=True)["id"].tolist() == [case["id"] for case in cases[:3]]
