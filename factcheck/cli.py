@@ -57,15 +57,25 @@ def score(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table("id", "label", "entailment", "neutral", "contradiction", "hypothesis")
+        from rich.table import Column
+
+        # Ids and labels are what a reader greps for: they never wrap; the hypothesis takes what width is left.
+        table = Table(
+            Column("id", no_wrap=True),
+            Column("label", no_wrap=True),
+            Column("P(ent)", justify="right"),
+            Column("P(neu)", justify="right"),
+            Column("P(con)", justify="right"),
+            Column("hypothesis", overflow="fold"),
+        )
         for r in results:
             p = r["probabilities"]
             table.add_row(
                 str(r["id"]),
                 r["label"],
-                f"{p['entailment']:.3f}",
-                f"{p['neutral']:.3f}",
-                f"{p['contradiction']:.3f}",
+                f"{p['entailment']:.2f}",
+                f"{p['neutral']:.2f}",
+                f"{p['contradiction']:.2f}",
                 r["hypothesis"],
             )
         Console().print(table)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -247,6 +248,19 @@ def _clauses(text: str) -> list[tuple[int, int]]:
     return bounds
 
 
+def _positions(text: str) -> dict[str, list[int]]:
+    """Where each content word (stemmed) of ``text`` stands: the centres of its occurrences."""
+    positions: dict[str, list[int]] = {}
+    for stem, start, end in _content_tokens(text):
+        positions.setdefault(stem, []).append((start + end) // 2)
+    return positions
+
+
+def _best_clause(anchors: Iterable[str], positions: dict[str, list[int]], text: str) -> tuple[int, int]:
+    """The clause of ``text`` holding most of the anchor words: the one about what the claim is about."""
+    return max(_clauses(text), key=lambda c: sum(any(c[0] <= p < c[1] for p in positions.get(a, ())) for a in anchors))
+
+
 def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list[Mismatch]:
     """Values of ``claim`` that ``evidence`` gives otherwise for the same thing.
 
@@ -259,10 +273,7 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
         return []
     evidence_values = extract_values(evidence)
     claim_tokens = _content_tokens(claim)
-    evidence_tokens = _content_tokens(evidence)
-    evidence_positions: dict[str, list[int]] = {}
-    for stem, start, end in evidence_tokens:
-        evidence_positions.setdefault(stem, []).append((start + end) // 2)
+    evidence_positions = _positions(evidence)
 
     mismatches = []
     for value in claim_values:
@@ -276,11 +287,7 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
         found = [a for a in anchors if a in evidence_positions]
         if len(found) / len(anchors) < MIN_ANCHOR_COVERAGE:
             continue
-        # The clause of the evidence that shares most words with the claim is the one about the same thing.
-        clause_start, clause_end = max(
-            _clauses(evidence),
-            key=lambda c: sum(any(c[0] <= p < c[1] for p in evidence_positions[a]) for a in found),
-        )
+        clause_start, clause_end = _best_clause(found, evidence_positions, evidence)
         in_clause = [v for v in evidence_values if clause_start <= v.start < clause_end]
         if any(_same_kind(value, v) and _compatible(value, v) for v in in_clause):
             continue
@@ -318,6 +325,17 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
             )
         )
     return mismatches
+
+
+def negation_clash(claim: str, evidence: str) -> tuple[bool, list[tuple[int, int]]]:
+    """Whether exactly one of the claim and the evidence's clause about it is negated, and that clause's negations.
+
+    Only the clause that shares most words with the claim counts: "NATO will not advance eastward ... They also
+    impose restrictions on weapons" does not negate a claim about the restrictions.
+    """
+    start, end = _best_clause({stem for stem, _, _ in _content_tokens(claim)}, _positions(evidence), evidence)
+    negations = [(start + s, start + e) for s, e in negation_spans(evidence[start:end])]
+    return bool(negation_spans(claim)) != bool(negations), negations
 
 
 def negation_spans(text: str) -> list[tuple[int, int]]:

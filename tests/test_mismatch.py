@@ -86,3 +86,15 @@ def test_a_scale_word_belongs_to_its_number():
     assert pairs("The terminal cost 84 million euros.", text) == [("number", "84 million", "48 million")]
     assert pairs("The terminal cost 48 million euros.", text) == []
     assert pairs("The terminal cost 48 billion euros.", text) == [("number", "48 billion", "48 million")]
+
+
+def test_negation_counts_only_in_the_clause_about_the_claim():
+    from factcheck.mismatch import negation_clash
+
+    window = (
+        "The proposed measures include guarantees that NATO will not advance eastward. "
+        "They also impose restrictions on the deployment of serious offensive weapons, including nuclear ones."
+    )
+    assert negation_clash("The proposals would restrict the deployment of offensive weapons.", window)[0] is False
+    clash, spans = negation_clash("NATO will advance eastward.", window)
+    assert clash and [window[s:e] for s, e in spans] == ["not"]
