@@ -9,12 +9,11 @@ attribution is formulaic enough ("X said", "according to X", "X told Y that").
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from factcheck.ingest import Document
+from factcheck.ingest import Document, json_lines, json_type_name
 from factcheck.segment import Sentence, split_sentences
 
 
@@ -136,14 +135,9 @@ def parse_claims(text: str, source: str) -> list[Claim]:
     if not lines[0][1].lstrip().startswith("{"):
         return as_claims(Claim(line.strip(), id=f"claim-{n}") for n, line in lines)
     claims = []
-    for number, line in lines:
-        where = f"{source}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ClaimInputError(f"{where}: invalid JSON: {error.msg}") from error
+    for number, (where, record) in enumerate(json_lines(text, source, ClaimInputError), start=1):
         if not isinstance(record, dict):
-            raise ClaimInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            raise ClaimInputError(f"{where}: expected a JSON object, got {json_type_name(record)}")
         text = record.get("claim", record.get("text"))
         if not isinstance(text, str) or not text.strip():
             raise ClaimInputError(f"{where}: field 'claim' (or 'text') must be a non-empty string")

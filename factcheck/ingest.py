@@ -250,17 +250,23 @@ def _html_document(html: str, path: Path) -> Document:
     )
 
 
+def json_lines(text: str, source: str, error: type[ValueError] = IngestError) -> list[tuple[str, object]]:
+    """(where, value) for each non-blank line of JSON lines; a line that is not JSON raises ``error`` naming it."""
+    records = []
+    # Not splitlines(): JSON strings may hold a raw U+2028, which it would split on.
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.strip():
+            try:
+                records.append((f"{source}, line {n}", json.loads(line)))
+            except json.JSONDecodeError as e:
+                raise error(f"{source}, line {n}: invalid JSON ({e.msg}, column {e.colno})") from None
+    return records
+
+
 def _json_documents(text: str, path: Path, *, lines: bool) -> list[tuple[Document, str]]:
     """``.jsonl``: one object per line; ``.json``: one object (id defaults to the file stem) or a list of them."""
     if lines:
-        records = []
-        # Not splitlines(): JSON strings may hold a raw U+2028, which it would split on.
-        for n, line in enumerate(text.split("\n"), 1):
-            if line.strip():
-                try:
-                    records.append((json.loads(line), f"{path}, line {n}"))
-                except json.JSONDecodeError as e:
-                    raise IngestError(f"{path}, line {n}: invalid JSON ({e.msg}, column {e.colno})") from None
+        records = [(record, where) for where, record in json_lines(text, str(path))]
     else:
         try:
             data = json.loads(text)

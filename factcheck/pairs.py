@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from factcheck.infer import NLIModel
+from factcheck.ingest import json_lines, json_type_name
 from factcheck.nli_data import LABELS
 
 
@@ -17,20 +17,13 @@ def read_pairs(path: str | Path) -> list[dict]:
     """JSON lines, each an object with non-empty string fields ``premise`` and ``hypothesis``."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise PairInputError(f"{path}: cannot read: {error}") from error
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise PairInputError(f"{where}: invalid JSON: {error.msg}") from error
+    for number, (where, record) in enumerate(json_lines(text, str(path), PairInputError), start=1):
         if not isinstance(record, dict):
-            raise PairInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            raise PairInputError(f"{where}: expected a JSON object, got {json_type_name(record)}")
         for field in ("premise", "hypothesis"):
             value = record.get(field)
             if not isinstance(value, str) or not value.strip():
