@@ -11,6 +11,9 @@ probabilities it reports:
   models trained on SNLI read "about something else" as contradiction (there,
   two captions of one photo cannot describe different events); a source that
   talks about something else is silent, not contradicting.
+* **verbatim**: the passage contains the claim word for word -> it supports
+  it fully. Our model reads near-identical sentences as contradiction (see the
+  model card), and a quotation needs no inference;
 * **mismatch** (``factcheck.mismatch``): the passage is about the same thing
   but gives another date, number, place or name -> it contradicts, with the
   NLI's belief that it bears on the claim, max(P(entailment), P(contradiction)),
@@ -73,6 +76,11 @@ def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evide
         claim, evidence.text, thresholds.related_coverage
     ):
         return replace(evidence, rule="unrelated")
+    if _normalise(claim) in _normalise(evidence.text):
+        words = claim.replace("’", "'").rstrip(". ").split()
+        quote = re.search(r"\s+".join(re.escape(w).replace("'", "['’]") for w in words), evidence.text, re.IGNORECASE)
+        key = quote and Span(evidence.document_id, evidence.start + quote.start(), evidence.start + quote.end(), quote.group())
+        return replace(evidence, rule="verbatim", key_span=key)
     offset = evidence.start
     mismatches = find_mismatches(claim, evidence.text, offset)
     if mismatches:
@@ -90,11 +98,17 @@ def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evide
     return evidence
 
 
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().replace("’", "'").split()).rstrip(".")
+
+
 def strengths(evidence: Evidence) -> tuple[float, float]:
     """(support, contradiction) a passage lends, after the checks beyond NLI."""
     p = evidence.probabilities
     if evidence.rule == "unrelated":
         return 0.0, 0.0
+    if evidence.rule == "verbatim":
+        return 1.0, 0.0
     if evidence.rule in ("mismatch", "negation"):
         return 0.0, max(p["entailment"], p["contradiction"])
     return p["entailment"], p["contradiction"]

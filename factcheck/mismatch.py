@@ -287,7 +287,10 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
         found = [a for a in anchors if a in evidence_positions]
         if len(found) / len(anchors) < MIN_ANCHOR_COVERAGE:
             continue
-        clause_start, clause_end = _best_clause(found, evidence_positions, evidence)
+        # The clause is chosen by the claim's own value too: of two clauses equally about the claim's subject
+        # ("cost 48 million", "paid 30 million"), the one giving the same value is the one it refers to.
+        value_stems = [stem for stem, start, _ in claim_tokens if value.start <= start < value.end]
+        clause_start, clause_end = _best_clause(found + value_stems, evidence_positions, evidence)
         in_clause = [v for v in evidence_values if clause_start <= v.start < clause_end]
         if any(_same_kind(value, v) and _compatible(value, v) for v in in_clause):
             continue

@@ -68,3 +68,11 @@ def test_key_span_is_the_run_of_words_whose_removal_moves_the_verdict():
     span = key_span_from_drops(ev, words, ranges, drops)
     assert "not" in span.text and text[span.start : span.end] == span.text
     assert key_span_from_drops(ev, words, ranges, np.zeros(len(ranges))) is None
+
+
+def test_a_passage_quoting_the_claim_supports_it_whatever_the_model_says():
+    text = "The harbour authority did not comment on their complaint."
+    quoted = apply_rules("The harbour authority did not comment on their complaint.", evidence(text, 0.03, 0.03, 0.94), Thresholds())
+    assert quoted.rule == "verbatim" and strengths(quoted) == (1.0, 0.0)
+    assert quoted.probabilities["contradiction"] == 0.94  # the model's own reading stays visible
+    assert quoted.key_span.text == "The harbour authority did not comment on their complaint"
