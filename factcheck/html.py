@@ -21,7 +21,6 @@ from itertools import pairwise
 
 from factcheck.ingest import Document
 from factcheck.report import (
-    CONFLICTING,
     CONTRADICTED,
     NOT_MENTIONED,
     SUPPORTED,
