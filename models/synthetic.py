@@ -12,6 +12,20 @@ real sentence and makes a minimal edit whose label is known by construction:
 * ``name``       swap a person's first name for another one          -> contradiction
 * ``antonym``    replace a word with its antonym                     -> contradiction
 * ``clause``     one clause of a coordinated sentence                -> entailment
+* ``identity``   the sentence itself                                 -> entailment
+* ``restate``    the same statement in other words: a contraction
+                 spelled out or made, a discourse marker or focus
+                 adverb dropped, a number word written in digits     -> entailment
+
+The first shipped model saw only minimal edits labelled contradiction and so
+read any near-identical pair as one (a sentence against itself scored 0.74-0.94
+contradiction). ``identity`` and ``restate`` are the counterweight: small
+surface changes that keep the meaning.
+
+Negation alone does not make a contradiction. ``negated_hypotheses`` takes
+real labelled pairs and negates the hypothesis: a neutral hypothesis stays
+neutral when negated, an entailed one becomes a contradiction. (A contradicted
+one has no reliable label once negated, so it is not used.)
 
 The word lists are small and hand-written: WordNet and NER taggers need model
 or corpus downloads we cannot make, and a few hundred frequent news words cover
@@ -172,6 +186,60 @@ def clause(sentence: str, rng: random.Random) -> str | None:
     return chosen[0].upper() + chosen[1:] + "."
 
 
+_DISCOURSE_MARKER = re.compile(r"^(?:However|Meanwhile|Also|Indeed|In fact|Moreover|Furthermore|But|And),? ")
+# Focus adverbs whose removal keeps a positive statement true; after "not" it would not ("not just").
+_FOCUS_ADVERB = re.compile(r"(?<!\bnot) \b(?:also|still|already|indeed|actually)\b(?=[ ,])")
+_DIGIT_WORDS = {"two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
+
+
+def _expand_contraction(sentence: str) -> str | None:
+    for contraction, auxiliary in CONTRACTIONS.items():
+        if re.search(rf"\b{re.escape(contraction)}\b", sentence, flags=re.IGNORECASE):
+            spelled = {"won't": "will not", "can't": "cannot"}.get(contraction, f"{auxiliary} not")
+            return re.sub(rf"\b{re.escape(contraction)}\b", spelled, sentence, count=1, flags=re.IGNORECASE)
+    return None
+
+
+def _contract(sentence: str) -> str | None:
+    match = re.search(r"\b(is|are|was|were|does|do|did|has|have|had|could|should|would) not\b", sentence)
+    if not match:
+        return None
+    return sentence[: match.start()] + match.group(1) + "n't" + sentence[match.end() :]
+
+
+def _drop_discourse_marker(sentence: str) -> str | None:
+    match = _DISCOURSE_MARKER.match(sentence)
+    if not match or len(sentence) - match.end() < 10:
+        return None
+    rest = sentence[match.end() :]
+    return rest[0].upper() + rest[1:]
+
+
+def _drop_focus_adverb(sentence: str) -> str | None:
+    if re.search(r"\bnot\b|n't\b", sentence):
+        return None
+    edited = _FOCUS_ADVERB.sub("", sentence, count=1)
+    return edited if edited != sentence else None
+
+
+def _digits_for_number_word(sentence: str) -> str | None:
+    for word, digits in _DIGIT_WORDS.items():
+        if re.search(rf"\b{word}\b", sentence):
+            return re.sub(rf"\b{word}\b", digits, sentence, count=1)
+    return None
+
+
+def restate(sentence: str, rng: random.Random) -> str | None:
+    """The same statement with a meaning-preserving surface change (entailed)."""
+    edits = [_expand_contraction, _contract, _drop_discourse_marker, _drop_focus_adverb, _digits_for_number_word]
+    candidates = [edited for edit in edits if (edited := edit(sentence)) is not None]
+    return rng.choice(candidates) if candidates else None
+
+
+def identity(sentence: str, rng: random.Random) -> str:
+    return sentence
+
+
 GENERATORS = {
     "negation": (negate, "contradiction"),
     "number": (change_number, "contradiction"),
@@ -180,7 +248,12 @@ GENERATORS = {
     "name": (_swap_from(FIRST_NAMES), "contradiction"),
     "antonym": (antonym, "contradiction"),
     "clause": (clause, "entailment"),
+    "identity": (identity, "entailment"),
+    "restate": (restate, "entailment"),
 }
+
+# What a negated hypothesis becomes, by the pair's original label.
+NEGATED_LABEL = {"neutral": "neutral", "entailment": "contradiction"}
 
 
 def generate(sentences: list[str], per_kind: int, seed: int) -> tuple[list[dict], Counter]:
@@ -195,8 +268,29 @@ def generate(sentences: list[str], per_kind: int, seed: int) -> tuple[list[dict]
             if counts[kind] >= per_kind:
                 break
             edited = make(sentence, rng)
-            if edited is None or edited == sentence:
+            if edited is None or (edited == sentence and make is not identity):
                 continue
             rows.append({"premise": sentence, "hypothesis": edited, "label": label, "kind": kind})
             counts[kind] += 1
+    return rows, counts
+
+
+def negated_hypotheses(pairs: list[dict], per_kind: int, seed: int) -> tuple[list[dict], Counter]:
+    """Real neutral and entailed pairs with the hypothesis negated; at most ``per_kind`` of each."""
+    rng = random.Random(seed)
+    order = sorted(range(len(pairs)), key=lambda i: (pairs[i]["premise"], pairs[i]["hypothesis"]))
+    rng.shuffle(order)
+    rows: list[dict] = []
+    counts: Counter = Counter()
+    for i in order:
+        pair = pairs[i]
+        new_label = NEGATED_LABEL.get(pair["label"])
+        kind = f"negated-{pair['label']}"
+        if new_label is None or counts[kind] >= per_kind:
+            continue
+        negated = negate(pair["hypothesis"], rng)
+        if negated is None:
+            continue
+        rows.append({"premise": pair["premise"], "hypothesis": negated, "label": new_label, "kind": kind})
+        counts[kind] += 1
     return rows, counts

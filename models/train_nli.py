@@ -35,13 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from factcheck.nli_data import LABELS, NOT_ENTAILMENT, SETS, load_set  # noqa: E402
-from synthetic import generate  # noqa: E402
+from synthetic import generate, negated_hypotheses  # noqa: E402
 
 log = logging.getLogger("train_nli")
 
 # Sets whose premises feed the synthetic generator: news-like and encyclopaedic text rich in
 # numbers, dates and names (conjnli is Wikipedia, rte is news), plus MultiNLI genres and SNLI captions.
 SYNTHETIC_SOURCES = ["conjnli-train", "rte-train", "covidfact-train", "mnli-matched", "lingnli-train", "snli-train-100k"]
+# 3-way sets whose labelled pairs get their hypothesis negated (see synthetic.negated_hypotheses).
+NEGATION_SOURCES = ["mnli-matched", "lingnli-train", "snli-train-100k"]
 
 # Partial-label targets: which of entailment/neutral/contradiction a gold label allows.
 ALLOWED = {
@@ -79,6 +81,10 @@ def build_training_data(data_dir: Path, synthetic_per_kind: int, seed: int):
     for name in SYNTHETIC_SOURCES:
         sentences.extend(load_set(name, data_dir)["premise"])
     rows, kind_counts = generate(sentences, per_kind=synthetic_per_kind, seed=seed)
+    labelled = [pair for name in NEGATION_SOURCES for pair in load_set(name, data_dir).to_list()]
+    negated_rows, negated_counts = negated_hypotheses(labelled, per_kind=synthetic_per_kind, seed=seed)
+    rows += negated_rows
+    kind_counts += negated_counts
     if rows:
         synthetic = datasets.Dataset.from_list(
             [{"premise": r["premise"], "hypothesis": r["hypothesis"], "label": r["label"], "source": f"synthetic-{r['kind']}"} for r in rows]

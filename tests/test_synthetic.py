@@ -5,7 +5,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "models"))
 
-from synthetic import antonym, change_date, change_number, clause, generate, negate  # noqa: E402
+from synthetic import antonym, change_date, change_number, clause, generate, negate, negated_hypotheses, restate  # noqa: E402
 
 rng = random.Random(0)
 
@@ -40,6 +40,30 @@ def test_generate_is_reproducible_and_labels_by_kind():
     first, counts = generate(sentences, per_kind=5, seed=1)
     second, _ = generate(sentences, per_kind=5, seed=1)
     assert first == second
-    assert {r["label"] for r in first if r["kind"] == "clause"} == {"entailment"}
-    assert {r["label"] for r in first if r["kind"] != "clause"} == {"contradiction"}
+    entailed_kinds = {"clause", "identity", "restate"}
+    assert {r["label"] for r in first if r["kind"] in entailed_kinds} == {"entailment"}
+    assert {r["label"] for r in first if r["kind"] not in entailed_kinds} == {"contradiction"}
+    assert any(r["premise"] == r["hypothesis"] for r in first if r["kind"] == "identity")
     assert counts["negation"] >= 1 and counts["date"] >= 1
+
+
+def test_restatements_keep_the_meaning():
+    assert restate("He isn't coming to Paris.", rng) == "He is not coming to Paris."
+    assert restate("It won't rain in Geneva.", rng) == "It will not rain in Geneva."
+    assert restate("However, the talks were held in Geneva.", rng) == "The talks were held in Geneva."
+    assert restate("She was not just a witness.", rng) == "She wasn't just a witness."  # "just" stays after "not"
+    assert restate("Nothing to change here.", rng) is None
+
+
+def test_negated_hypotheses_are_labelled_by_the_original_label():
+    pairs = [
+        {"premise": "A man sleeps on a bench.", "hypothesis": "A man is sleeping on a bench.", "label": "entailment"},
+        {"premise": "A man sleeps on a bench.", "hypothesis": "The man is waiting for a bus.", "label": "neutral"},
+        {"premise": "A man sleeps on a bench.", "hypothesis": "The man is running a race.", "label": "contradiction"},
+    ]
+    rows, counts = negated_hypotheses(pairs, per_kind=5, seed=0)
+    assert {(r["hypothesis"], r["label"]) for r in rows} == {
+        ("A man is not sleeping on a bench.", "contradiction"),
+        ("The man is not waiting for a bus.", "neutral"),
+    }
+    assert counts == {"negated-entailment": 1, "negated-neutral": 1}
