@@ -94,6 +94,29 @@ class Checker:
         results = self._check(self._claims_of(doc_a), [doc_b]) + self._check(self._claims_of(doc_b), [doc_a])
         return Comparison(results, document_a=doc_a.id, document_b=doc_b.id)
 
+    def check_pairs(self, pairs: Iterable[tuple[str | Claim, DocumentLike]]) -> list[ClaimResult]:
+        """Each claim against its own document (claim-evidence benchmarks, one source per claim), in one NLI pass."""
+        pairs = list(pairs)
+        claim_list = as_claims([claim for claim, _ in pairs])
+        docs = [self._one_document(document) for _, document in pairs]
+        # Claims that share a document are retrieved together: one index, one batch of claim embeddings.
+        by_document: dict[tuple[str, str], list[int]] = {}
+        for i, doc in enumerate(docs):
+            by_document.setdefault((doc.id, doc.text), []).append(i)
+        candidates: list[list] = [[] for _ in pairs]
+        for members in by_document.values():
+            found = self.retriever.search([claim_list[i].text for i in members], docs[members[0]])
+            for i, cands in zip(members, found):
+                candidates[i] = cands
+        return self._judge(list(zip(claim_list, docs, candidates)))
+
+    @staticmethod
+    def _one_document(document: DocumentLike) -> Document:
+        found = load_documents(document)
+        if len(found) != 1:
+            raise ValueError(f"{document}: check_pairs needs one document per claim, this gives {len(found)}")
+        return found[0]
+
     def _check(self, claims: list[Claim], documents: list[Document]) -> list[ClaimResult]:
         jobs = []  # (claim, document, candidates)
         for document in documents:
@@ -101,6 +124,9 @@ class Checker:
             targets = [c for c in claims if c.document_id != document.id]
             for claim, candidates in zip(targets, self.retriever.search([c.text for c in targets], document)):
                 jobs.append((claim, document, candidates))
+        return self._judge(jobs)
+
+    def _judge(self, jobs: list[tuple[Claim, Document, list]]) -> list[ClaimResult]:
         probs = self.predict([(cand.passage.text, claim.text) for claim, _, cands in jobs for cand in cands])
         results, cursor = [], 0
         for claim, document, candidates in jobs:
@@ -120,11 +146,15 @@ class Checker:
                 passages.append(apply_rules(claim.text, judged, self.thresholds))
             results.append(decide(claim, document.id, passages, self.thresholds))
         if self.key_spans:
-            self._add_key_spans(results)
+            self.explain(results)
         return results
 
-    def _add_key_spans(self, results: list[ClaimResult]) -> None:
-        """Occlusion on each deciding passage that no rule has already explained."""
+    def explain(self, results: list[ClaimResult]) -> None:
+        """Give each deciding passage its key span, by occlusion, where no rule has already explained it.
+
+        ``check`` does this itself unless the checker was made with ``key_spans=False``; a benchmark run
+        leaves it off and explains only the results a reader will look at.
+        """
         todo = [r for r in results if r.verdict != NOT_MENTIONED and r.evidence and r.evidence[0].key_span is None]
         plans, pairs = [], []
         for r in todo:

@@ -333,6 +333,58 @@ def batch(
     raise typer.Exit(code=1 if summary.failed else 0)
 
 
+@app.command("eval")
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", help="Folder of the public benchmark files.")] = Path("../shared/data"),
+    out: Annotated[Path, typer.Option("--out", help="Report folder: report.md, report.html, results.json, plots/.")] = Path(
+        "eval/report"
+    ),
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="NLI checkpoint (name or path); repeat to compare several. Default: the shipped model."),
+    ] = None,
+    benchmarks: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--benchmarks",
+            "-b",
+            help="Benchmarks to run (repeatable); default: all. A hub dataset id (owner/name[:split]) is a model-level set.",
+        ),
+    ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A fixed random sample of every set (CI: a few minutes).")] = False,
+    results_md: Annotated[
+        Path | None, typer.Option("--results-md", help="Also write the summary tables here (eval/RESULTS.md).")
+    ] = None,
+    threads: ThreadsOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Evaluate on public benchmarks: model level (sentence pairs) and system level (claims vs. sources)."""
+    from factcheck.eval_report import write_report
+    from factcheck.eval_suite import run_suite
+
+    _set_threads(threads)
+    progress = _progress(quiet)
+    command = "factcheck eval " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["eval"] else "factcheck eval"
+    try:
+        result = run_suite(
+            model or [None],
+            data,
+            benchmarks,
+            quick=quick,
+            show_progress=progress,
+            log=(lambda _: None) if quiet else (lambda line: typer.echo(line, err=True)),
+        )
+    except (FileNotFoundError, ValueError, KeyError) as error:
+        _fail(str(error).strip("'\""))
+    written = write_report(result, out, command, results_md)
+    if not quiet:
+        typer.echo(f"wrote {len(written)} files to {out} in {result.seconds:.0f} s", err=True)
+    from factcheck.eval_report import markdown_table, tables
+
+    for table in tables(result)[:1]:
+        typer.echo(markdown_table(table))
+
+
 @app.command()
 def models() -> None:
     """The shipped model, and how to use another one."""

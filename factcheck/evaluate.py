@@ -97,12 +97,16 @@ def evaluate_sets(
     limit: int | None = None,
     show_progress: bool = False,
 ) -> list[PairEvaluation]:
-    """Score ``model`` on each named set (see ``factcheck.nli_data.SETS``); ``limit`` keeps the first N pairs."""
+    """Score ``model`` on each named set (see ``factcheck.nli_data.load_set``).
+
+    ``limit`` keeps a fixed random sample (seed 0) of that many pairs: the first rows of a set are often
+    one label or one template.
+    """
     results = []
     for name in names:
         data = load_set(name, data_dir)
-        if limit is not None:
-            data = data.select(range(min(limit, len(data))))
+        if limit is not None and limit < len(data):
+            data = data.shuffle(seed=0).select(range(limit))
         logits = model.logits(list(zip(data["premise"], data["hypothesis"])), batch_size=batch_size, show_progress=show_progress)
         results.append(score_logits(name, logits, list(data["label"]), model.temperature))
     return results

@@ -342,7 +342,17 @@ SETS: dict[str, NLISet] = {
 
 
 def load_set(name: str, data_dir: str | Path):
-    """Load one named set from ``data_dir`` (e.g. ``../shared/data``)."""
+    """Load one named set from ``data_dir`` (e.g. ``../shared/data``).
+
+    A name that is not ours but looks like a hub dataset id (``owner/name`` or ``owner/name:split``, split
+    ``test`` by default) is loaded with ``datasets.load_dataset``; it needs premise, hypothesis and label
+    columns, labels spelled as words or as 0/1/2 = entailment/neutral/contradiction.
+    """
+    if name not in SETS and "/" in name:
+        import datasets
+
+        dataset_id, _, split = name.partition(":")
+        return _finish(datasets.load_dataset(dataset_id, split=split or "test"), "premise", "hypothesis", "label", name, skip_labels=("-", "-1"))
     if name not in SETS:
         raise KeyError(f"unknown data set {name!r}; known: {', '.join(sorted(SETS))}")
     root = Path(data_dir)
