@@ -15,7 +15,7 @@ from conftest import EXAMPLES_DIR, REPO
 ARTICLES = EXAMPLES_DIR / "articles"
 ARTICLE = ARTICLES / "tass-2022-01-22-us-written-response.txt"
 CLAIMS = EXAMPLES_DIR / "claims.jsonl"
-SUBCOMMANDS = ["score", "check", "compare", "extract", "batch", "models"]
+SUBCOMMANDS = ["score", "check", "compare", "extract", "batch", "eval", "models"]
 
 needs_examples = pytest.mark.skipif(not ARTICLE.is_file(), reason=f"shared examples not found at {EXAMPLES_DIR}")
 

@@ -1,0 +1,112 @@
+import json
+
+import numpy as np
+import pytest
+
+from factcheck.benchmarks import (
+    CHUNK_TOKENS,
+    NOT_SUPPORTED,
+    SYSTEM_SETS,
+    BenchmarkDataError,
+    MethodRun,
+    SystemItem,
+    load_system_set,
+    run_baseline,
+    run_factcheck,
+    score_method,
+)
+from factcheck.checker import Checker
+from factcheck.ingest import Document
+from factcheck.report import CONTRADICTED, NOT_MENTIONED, SUPPORTED
+
+EXPECTED = {
+    "fever-symmetric-test": (712, {SUPPORTED, CONTRADICTED}),
+    "healthver-dev": (1917, {SUPPORTED, CONTRADICTED, NOT_MENTIONED}),
+    "covidfact-dev": (419, {SUPPORTED, NOT_SUPPORTED}),
+    "qags-cnndm": (714, {SUPPORTED, NOT_SUPPORTED}),
+    "qags-xsum": (239, {SUPPORTED, NOT_SUPPORTED}),
+    "averitec-dev": (500, {SUPPORTED, CONTRADICTED, NOT_MENTIONED, "conflicting"}),
+}
+
+
+@pytest.fixture(scope="module")
+def checker(nli_model):
+    return Checker(nli_model, key_spans=False)
+
+
+@pytest.mark.parametrize("name", list(SYSTEM_SETS))
+def test_every_record_of_every_system_set_is_read(data_dir, name):
+    items = load_system_set(name, data_dir)
+    size, labels = EXPECTED[name]
+    assert len(items) == size
+    assert {item.gold for item in items} == labels
+    assert all(item.claim.strip() and item.document.text.strip() for item in items)
+
+
+def test_qags_claims_are_checked_against_the_whole_article(data_dir):
+    items = load_system_set("qags-cnndm", data_dir)
+    assert np.mean([len(item.document.text) for item in items]) > 1500
+    # Summary sentences of one article share it.
+    assert len({item.document.id for item in items}) == 235
+
+
+def test_quick_sample_is_fixed(data_dir):
+    first = [i.id for i in load_system_set("healthver-dev", data_dir, limit=25)]
+    assert first == [i.id for i in load_system_set("healthver-dev", data_dir, limit=25)]
+    assert len(set(first)) == 25
+
+
+def test_a_bad_record_is_named(tmp_path):
+    (tmp_path / "averitec").mkdir()
+    (tmp_path / "averitec" / "dev.json").write_text(
+        json.dumps([{"claim": "A.", "label": "Supported", "questions": [{"question": "Q?", "answers": [{"answer": "A."}]}]},
+                    {"claim": "B.", "label": "Maybe", "questions": [{"question": "Q?", "answers": [{"answer": "B."}]}]}])
+    )
+    with pytest.raises(BenchmarkDataError, match=r"dev.json: record 2: unknown label 'Maybe'"):
+        load_system_set("averitec-dev", tmp_path)
+    with pytest.raises(FileNotFoundError, match="--data"):
+        load_system_set("qags-xsum", tmp_path)
+
+
+ARTICLE = Document(
+    "The council met in Geneva on Monday. " * 3
+    + "It approved a budget of 4 million euros. Critics said the budget was too small. "
+    + "The mayor did not attend the meeting. " * 40,
+    "article",
+)
+ITEMS = [
+    SystemItem("a", "The council approved a budget of 4 million euros.", ARTICLE, SUPPORTED),
+    SystemItem("b", "The mayor attended the meeting.", ARTICLE, CONTRADICTED),
+    SystemItem("c", "The council met in Vienna.", ARTICLE, CONTRADICTED),
+]
+
+
+def test_baselines_judge_every_sentence_or_every_chunk(checker):
+    before = len(checker._pair_cache)
+    run_baseline(checker, ITEMS[:1], "summac-zs")
+    # Every sentence is a unit; the article has four distinct sentences, each judged once.
+    assert len(checker._pair_cache) - before == 4
+    chunks = run_baseline(checker, ITEMS, "chunks-400")
+    lengths = [len(checker.nli.tokenizer(p, add_special_tokens=False)["input_ids"]) for p, c in checker._pair_cache if c == ITEMS[0].claim and len(p) > 400]
+    assert lengths and max(lengths) <= CHUNK_TOKENS
+    assert chunks.verdicts[0] == SUPPORTED
+
+
+def test_the_checker_gets_plain_cases_right(checker):
+    ours = run_factcheck(checker, ITEMS)
+    assert ours.verdicts == [SUPPORTED, CONTRADICTED, CONTRADICTED]
+    assert ours.scores[0] > 0 > ours.scores[1]
+    assert [r.claim.id for r in ours.results] == ["a", "b", "c"]
+
+
+def test_scores_follow_their_definitions():
+    items = [SystemItem(str(i), "c", ARTICLE, g) for i, g in enumerate([SUPPORTED, SUPPORTED, CONTRADICTED, NOT_MENTIONED])]
+    run = MethodRun("x", [SUPPORTED, NOT_MENTIONED, CONTRADICTED, SUPPORTED], [0.9, 0.0, -0.5, 0.1], [0.9, 0.3, 0.1, 0.6])
+    score = score_method("toy", items, run)
+    # Supported recall 1/2, not-supported recall 1/2.
+    assert score.balanced_accuracy == pytest.approx(0.5)
+    assert score.roc_auc == pytest.approx(0.75)
+    assert score.verdict_accuracy == pytest.approx(0.5) and score.verdict_view == "3-way"
+    assert score.confusion_gold == [SUPPORTED, CONTRADICTED, NOT_MENTIONED]
+    assert np.array(score.confusion).sum() == 4
+    assert sum(b["count"] for b in score.reliability) == 4
