@@ -374,7 +374,7 @@ def evaluate(
             show_progress=progress,
             log=(lambda _: None) if quiet else (lambda line: typer.echo(line, err=True)),
         )
-    except (FileNotFoundError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError) as error:
         _fail(str(error).strip("'\""))
     written = write_report(result, out, command, results_md)
     if not quiet:
