@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factcheck.evaluate import evaluate_sets  # noqa: E402
 from factcheck.infer import NLIModel  # noqa: E402
-from factcheck.nli_data import SETS  # noqa: E402
+from factcheck.nli_data import SETS, load_set  # noqa: E402
 
 CARD_SETS = [
     "xnli-en-validation",
@@ -64,6 +64,29 @@ def render_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def identity_probe(model: NLIModel, data_dir: Path) -> dict:
+    """Each distinct XNLI-en premise against itself: a sound NLI model calls every one entailment.
+
+    The first shipped model read near-identical news sentences as contradiction; this keeps the number in view.
+    """
+    premises = sorted(set(load_set("xnli-en-validation", data_dir)["premise"]))
+    probs = model.predict([(p, p) for p in premises], batch_size=64)
+    return {
+        "pairs": len(premises),
+        "share_entailment": float((probs.argmax(axis=1) == 0).mean()),
+        "share_contradiction": float((probs.argmax(axis=1) == 2).mean()),
+        "mean_p_contradiction": float(probs[:, 2].mean()),
+    }
+
+
+def render_identity(probe: dict) -> str:
+    return (
+        f"Identity probe ({probe['pairs']} distinct XNLI-en premises, each against itself): "
+        f"{probe['share_entailment']:.3f} predicted entailment, {probe['share_contradiction']:.3f} contradiction, "
+        f"mean P(contradiction) {probe['mean_p_contradiction']:.3f}."
+    )
+
+
 def render_data_table(record: dict) -> str:
     """Training data by source, with licences, from the recipe's own ``training_record.json``."""
     lines = ["| source | pairs | licence |", "|---|---:|---|"]
@@ -89,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time()
     model = NLIModel(args.model)
     results = [r.to_dict() for r in evaluate_sets(model, args.sets, args.data_dir, batch_size=64)]
+    identity = identity_probe(model, args.data_dir)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     summary = {
         "model": args.model,
@@ -96,8 +120,9 @@ def main(argv: list[str] | None = None) -> None:
         "commit": commit or None,
         "seconds": round(time.time() - started, 1),
         "results": results,
+        "identity_probe": identity,
     }
-    table = render_table(results)
+    table = render_table(results) + "\n\n" + render_identity(identity)
     print(table)
     model_dir = Path(args.model)
     if model_dir.is_dir():
