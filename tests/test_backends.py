@@ -1,0 +1,70 @@
+"""What runs the NLI model: length-bucketed batches, and the bfloat16 and ONNX Runtime backends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from factcheck.infer import NLIModel, length_batches
+from factcheck.nli_data import LABELS
+
+PAIRS = [
+    ("The council will not raise parking fees this year.", "The council will raise parking fees this year."),
+    ("A man is playing a guitar on stage.", "A man is playing an instrument."),
+    ("A man is playing a guitar on stage.", "The man is famous in Japan."),
+    ("The museum opened in 1990 after a decade of building work " * 12, "The museum opened in 1990."),
+    ("Rescue teams evacuated 300 residents from two villages.", "Residents were evacuated."),
+    ("The terminal cost 48 million euros.", "The terminal cost nothing."),
+]
+
+
+@pytest.fixture
+def onnx_cache(tmp_path, monkeypatch):
+    """Exports go to a fresh cache folder, so that the test sees the export being made."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    return tmp_path / "factcheck" / "onnx"
+
+
+def test_length_batches_group_similar_lengths_within_both_limits():
+    lengths = [5, 400, 7, 6, 120, 300, 8, 9, 500]
+    batches = length_batches(lengths, max_pairs=3, max_tokens=600)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 600
+    groups = [set(batch) for batch in batches]
+    assert {0, 2, 3} in groups  # the three shortest are padded to 7 tokens, not to 500
+    assert {8} in groups and {1} in groups  # two of the longest would exceed the budget together
+
+
+def test_onnx_float32_gives_the_torch_probabilities(nli_model, onnx_cache):
+    onnx = NLIModel(nli_model.name_or_path, backend="onnx")
+    np.testing.assert_allclose(onnx.predict(PAIRS), nli_model.predict(PAIRS), atol=1e-4)
+
+
+def test_onnx_int8_is_exported_once_and_agrees_with_torch(nli_model, onnx_cache):
+    first = NLIModel(nli_model.name_or_path, backend="onnx-int8")
+    (folder,) = onnx_cache.iterdir()
+    made = {path.name: path.stat().st_mtime_ns for path in folder.iterdir()}
+    assert set(made) == {"model.onnx", "model-int8.onnx"}  # nothing half-written is left behind
+    assert (folder / "model-int8.onnx").stat().st_size < (folder / "model.onnx").stat().st_size / 3
+
+    again = NLIModel(nli_model.name_or_path, backend="onnx-int8")
+    assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == made  # reused, not re-exported
+    quantized, reference = again.predict(PAIRS), nli_model.predict(PAIRS)
+    np.testing.assert_allclose(first.predict(PAIRS), quantized)
+    assert [LABELS[i] for i in quantized.argmax(axis=1)] == [LABELS[i] for i in reference.argmax(axis=1)]
+    np.testing.assert_allclose(quantized, reference, atol=0.1)
+
+
+def test_bfloat16_stays_close_to_float32(nli_model):
+    bf16 = NLIModel(nli_model.name_or_path, backend="torch-bf16").predict(PAIRS)
+    reference = nli_model.predict(PAIRS)
+    assert (bf16.argmax(axis=1) == reference.argmax(axis=1)).all()
+    np.testing.assert_allclose(bf16, reference, atol=0.03)
+
+
+def test_an_unknown_backend_is_a_clear_error(nli_model):
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt'; choose one of torch, torch-bf16, onnx, onnx-int8"):
+        NLIModel(nli_model.name_or_path, backend="tensorrt")
