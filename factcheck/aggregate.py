@@ -10,7 +10,8 @@ probabilities it reports:
   of the claim's content words) -> it neither supports nor contradicts. NLI
   models trained on SNLI read "about something else" as contradiction (there,
   two captions of one photo cannot describe different events); a source that
-  talks about something else is silent, not contradicting.
+  talks about something else is silent, not contradicting. The checker does
+  not run the NLI model on such a passage at all: its ``probabilities`` are None.
 * **verbatim**: the passage contains the claim word for word -> it supports
   it fully. Our model reads near-identical sentences as contradiction (see the
   model card), and a quotation needs no inference;
@@ -70,11 +71,18 @@ class Thresholds:
     related_coverage: float = 0.35  # ... and so is one holding at least this share of its content words
 
 
+def unrelated(claim: str, passage: str, similarity: float, thresholds: Thresholds) -> bool:
+    """Whether the passage is about something else than the claim (the "unrelated" rule).
+
+    It needs no NLI probabilities, so the checker asks it before running the model: an unrelated passage
+    counts for nothing whatever the model would say of it.
+    """
+    return similarity < thresholds.related_similarity and not shares_topic(claim, passage, thresholds.related_coverage)
+
+
 def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evidence:
     """The passage with the checks beyond NLI applied (a new object; the input is unchanged)."""
-    if evidence.similarity < thresholds.related_similarity and not shares_topic(
-        claim, evidence.text, thresholds.related_coverage
-    ):
+    if unrelated(claim, evidence.text, evidence.similarity, thresholds):
         return replace(evidence, rule="unrelated")
     if _normalise(claim) in _normalise(evidence.text):
         words = claim.replace("’", "'").rstrip(". ").split()

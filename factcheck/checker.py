@@ -7,7 +7,8 @@
 
 Flow: ingest -> segment -> claims -> retrieve -> infer -> aggregate -> report.
 Every NLI call of a ``check`` goes through one batched, de-duplicated pass,
-and results of (evidence, claim) pairs are remembered across calls.
+and results of (evidence, claim) pairs are remembered across calls; passages
+that the "unrelated" rule rules out are not sent to the model at all.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from factcheck.aggregate import Thresholds, apply_rules, decide, key_span_from_drops, occlusions
+from factcheck.aggregate import Thresholds, apply_rules, decide, key_span_from_drops, occlusions, unrelated
 from factcheck.claims import Claim, as_claims, extract_claims
 from factcheck.infer import NLIModel
 from factcheck.ingest import Document, load_documents
@@ -41,9 +42,11 @@ class Checker:
         key_spans: bool = True,
         batch_size: int = 32,
         show_progress: bool = False,
+        backend: str = "torch",
     ):
         self._model_arg = model
         self.device = device
+        self.backend = backend
         self.thresholds = thresholds or Thresholds()
         self.key_spans = key_spans
         self.batch_size = batch_size
@@ -55,15 +58,17 @@ class Checker:
     def nli(self) -> NLIModel:
         if isinstance(self._model_arg, NLIModel):
             return self._model_arg
-        return NLIModel(self._model_arg, device=self.device)
+        return NLIModel(self._model_arg, device=self.device, backend=self.backend)
 
     def clear_cache(self) -> None:
-        """Forget remembered NLI results, e.g. between independent jobs of a batch.
+        """Forget remembered NLI results and claim embeddings, e.g. between independent jobs of a batch.
 
-        A pair's probabilities depend in their last bits on the batch it was padded with, so a job that must
-        come out the same whether or not other jobs ran before it starts from an empty cache.
+        A pair's probabilities (and a claim's embedding) depend in their last bits on the batch it was padded
+        with, so a job that must come out the same whether or not other jobs ran before it starts from an
+        empty cache. Document indexes are kept: they do not depend on what else was indexed.
         """
         self._pair_cache.clear()
+        self.retriever.clear_claims()
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Calibrated NLI probabilities, each distinct pair computed once per checker."""
@@ -127,23 +132,36 @@ class Checker:
         return self._judge(jobs)
 
     def _judge(self, jobs: list[tuple[Claim, Document, list]]) -> list[ClaimResult]:
-        probs = self.predict([(cand.passage.text, claim.text) for claim, _, cands in jobs for cand in cands])
+        # Most (claim, source) checks of a large run are against sources about something else: their passages
+        # are unrelated to the claim, count for nothing whatever the model says, and are not sent to it.
+        related = [
+            [not unrelated(claim.text, cand.passage.text, cand.similarity, self.thresholds) for cand in cands]
+            for claim, _, cands in jobs
+        ]
+        probs = self.predict(
+            [
+                (cand.passage.text, claim.text)
+                for (claim, _, cands), keep in zip(jobs, related)
+                for cand, k in zip(cands, keep)
+                if k
+            ]
+        )
         results, cursor = [], 0
-        for claim, document, candidates in jobs:
+        for (claim, document, candidates), keep in zip(jobs, related):
             passages = []
-            for cand in candidates:
-                p = probs[cursor]
-                cursor += 1
+            for cand, k in zip(candidates, keep):
                 judged = Evidence(
                     document.id,
                     cand.passage.start,
                     cand.passage.end,
                     cand.passage.text,
-                    {label: round(float(x), 6) for label, x in zip(LABELS, p)},
+                    {label: round(float(x), 6) for label, x in zip(LABELS, probs[cursor])} if k else None,
                     round(cand.score, 6),
                     round(cand.similarity, 6),
+                    rule=None if k else "unrelated",
                 )
-                passages.append(apply_rules(claim.text, judged, self.thresholds))
+                cursor += k
+                passages.append(apply_rules(claim.text, judged, self.thresholds) if k else judged)
             results.append(decide(claim, document.id, passages, self.thresholds))
         if self.key_spans:
             self.explain(results)

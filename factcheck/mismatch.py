@@ -355,8 +355,13 @@ def negation_spans(text: str) -> list[tuple[int, int]]:
 
 def shares_topic(claim: str, evidence: str, coverage: float = MIN_ANCHOR_COVERAGE) -> bool:
     """At least ``coverage`` of the claim's content words occur in the evidence."""
-    claim_stems = {stem for stem, _, _ in _content_tokens(claim)}
+    claim_stems = _content_stems(claim)
     if not claim_stems:
         return False
-    evidence_stems = {stem for stem, _, _ in _content_tokens(evidence)}
-    return len(claim_stems & evidence_stems) / len(claim_stems) >= coverage
+    return len(claim_stems & _content_stems(evidence)) / len(claim_stems) >= coverage
+
+
+# The checker asks this of every claim against every retrieved passage: the same texts come back many times.
+@lru_cache(maxsize=16384)
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(stem for stem, _, _ in _content_tokens(text))

@@ -35,7 +35,9 @@ class Evidence:
     start: int
     end: int
     text: str
-    probabilities: dict[str, float]  # calibrated NLI: entailment, neutral, contradiction
+    # Calibrated NLI: entailment, neutral, contradiction. None for a passage unrelated to the claim
+    # (rule "unrelated"), which the NLI model is not run on.
+    probabilities: dict[str, float] | None
     retrieval_score: float  # fused rank score of BM25 and embeddings
     similarity: float = 0.0  # cosine of the claim's and the passage's embeddings
     key_span: Span | None = None  # the words inside ``text`` that drive the verdict

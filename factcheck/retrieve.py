@@ -6,14 +6,16 @@ passage. Ranking fuses a lexical ranking (BM25: exact names, numbers, rare
 words) with a semantic one (the bundled all-MiniLM-L6-v2: paraphrases) by
 reciprocal rank fusion, which needs no score normalisation between the two.
 A document's index (passages, BM25 statistics, embeddings) is built once and
-reused for every claim; nothing is truncated, however long the document.
+reused for every claim, and a claim's embedding and BM25 tokens are computed
+once and reused for every document; nothing is truncated, however long the
+document.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -96,6 +98,11 @@ def _tokenize(texts: list[str]):
     )
 
 
+@lru_cache(maxsize=8192)
+def _claim_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_tokenize([text])[0])
+
+
 class DocumentIndex:
     """Everything about one document that does not depend on the claim."""
 
@@ -114,7 +121,7 @@ class DocumentIndex:
     def search(self, claim_text: str, claim_embedding: np.ndarray, k: int) -> list[Candidate]:
         if not self.passages:
             return []
-        bm25 = self.bm25.get_scores(_tokenize([claim_text])[0]).astype(np.float32)
+        bm25 = self.bm25.get_scores(list(_claim_tokens(claim_text))).astype(np.float32)
         similarity = self.embeddings @ claim_embedding
         fused = np.zeros(len(self.passages), dtype=np.float64)
         for scores in (bm25, similarity):
@@ -135,6 +142,21 @@ class Retriever:
         self.cache_size = cache_size
         # Bounded, so that a night-long batch over thousands of articles keeps a flat memory profile.
         self._indexes: OrderedDict[tuple[str, int], DocumentIndex] = OrderedDict()
+        # Claim embeddings, so that 200 claims against 50 documents are encoded once, not 50 times.
+        self._claims: dict[str, np.ndarray] = {}
+
+    def clear_claims(self) -> None:
+        """Forget claim embeddings (an embedding depends in its last bits on the batch it was encoded in)."""
+        self._claims.clear()
+
+    def embed_claims(self, claims: list[str]) -> np.ndarray:
+        """One embedding a claim; those not seen before are encoded together, in one call."""
+        missing = list(dict.fromkeys(c for c in claims if c not in self._claims))
+        if missing:
+            if len(self._claims) + len(missing) > 16 * self.cache_size:
+                self._claims.clear()  # bounded like the indexes; a batch clears it job by job anyway
+            self._claims.update(zip(missing, self.embedder.encode(missing)))
+        return np.stack([self._claims[c] for c in claims]) if claims else self.embedder.encode([])
 
     def index(self, document: Document) -> DocumentIndex:
         key = (document.id, hash(document.text))
@@ -149,5 +171,5 @@ class Retriever:
     def search(self, claims: list[str], document: Document, k: int | None = None) -> list[list[Candidate]]:
         """For each claim, the ``k`` best passages of ``document``, best first."""
         index = self.index(document)
-        claim_embeddings = self.embedder.encode(claims)
+        claim_embeddings = self.embed_claims(claims)
         return [index.search(text, emb, k or self.top_k) for text, emb in zip(claims, claim_embeddings)]

@@ -94,6 +94,21 @@ def test_raw_text_documents_and_string_claims(checker):
     assert verdicts["claim-2"].verdict == "supported"
 
 
+def test_a_source_about_something_else_is_silent_and_never_sent_to_the_model(checker, monkeypatch):
+    bridge = Document(text="The bridge over the Tagus was closed on 4 May after engineers found cracks.", id="bridge")
+    recipe = Document(text="Whisk two eggs with the sugar. Fold in the flour. Bake for forty minutes.", id="recipe")
+    sent = []
+    predict = checker.nli.predict
+    monkeypatch.setattr(checker.nli, "predict", lambda pairs, **kw: sent.extend(pairs) or predict(pairs, **kw))
+    report = checker.check(["The bridge over the Tagus was closed after cracks were found."], [bridge, recipe])
+    on_bridge, on_recipe = report.results
+    assert on_bridge.verdict == "supported" and on_bridge.evidence[0].probabilities["entailment"] > 0.5
+    assert on_recipe.verdict == "not_mentioned" and on_recipe.evidence
+    assert all(e.rule == "unrelated" and e.probabilities is None for e in on_recipe.evidence)
+    assert '"probabilities": null' in report.to_json()
+    assert sent and not any("flour" in premise or "sugar" in premise for premise, _ in sent)
+
+
 def test_compare_finds_contradictions_in_both_directions(checker, tmp_path):
     original = OUR_ARTICLE.read_text(encoding="utf-8")
     altered = original.replace("212 passengers", "120 passengers").replace("48 million", "84 million")
