@@ -15,6 +15,12 @@ before the next job starts, so a run killed at any moment leaves complete lines 
 most one cut-off last line. ``resume`` drops that cut-off line, counts the
 records already written for each id and skips as many jobs of that id: the
 resumed output is byte for byte what an uninterrupted run writes.
+
+Jobs run on an engine: ``LocalEngine`` runs them one after another in this
+process; ``factcheck.ray_engine.RayEngine`` spreads them over the actors of a
+Ray cluster. Either way this process reads the jobs file, decides what still has
+to run and writes the output, in input order, so that output and resumption
+are the same whatever engine ran the jobs.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from factcheck.aggregate import Thresholds
 from factcheck.checker import Checker
 from factcheck.claims import Claim, as_claims
 from factcheck.ingest import Document, IngestError, json_type_name, load_documents
@@ -226,6 +234,72 @@ class _Output:
         os.close(self.fd)
 
 
+@dataclass(frozen=True)
+class Task:
+    """One line of the jobs file still to be run: its parsed record, or why it cannot run."""
+
+    number: int
+    job_id: str | int
+    record: object = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckerSettings:
+    """How to build the checker that runs the jobs; an engine may build it in other processes or machines."""
+
+    model: str | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    batch_size: int = 32
+    backend: str = "torch"
+    threads: int | None = None  # torch's choice when None
+
+    def build(self) -> Checker:
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+        return Checker(model=self.model, thresholds=self.thresholds, batch_size=self.batch_size, backend=self.backend)
+
+
+def run_task(checker: Checker, jobs_path: Path, task: Task) -> dict:
+    """The output record of one job: its report, or an error naming the line and what is wrong."""
+    out: dict = {"id": task.job_id, "line": task.number}
+    try:
+        if task.error is not None:
+            raise JobError(task.error)
+        claims, sources = job_inputs(task.record, jobs_path.parent)
+        # Jobs must not share NLI results: a pair scored in another job's batch differs in the last float bits
+        # (padding), and a resumed run would then not write what an uninterrupted one did. Clearing also keeps
+        # memory flat over a long batch.
+        checker.clear_cache()
+        report = checker.check(claims, load_documents(sources))
+    except (JobError, IngestError) as error:
+        out["error"] = f"{jobs_path}, line {task.number}: {error}"
+    except Exception as error:  # noqa: BLE001 -- one job's crash must not cost the night's other jobs
+        out["error"] = f"{jobs_path}, line {task.number}: internal error ({type(error).__name__}: {error})"
+    else:
+        out |= report.to_dict()
+    return out
+
+
+class Engine(Protocol):
+    def outputs(self, tasks: Iterable[Task], jobs_path: Path) -> Iterator[dict]:
+        """One output record per task, in the order of the tasks, each yielded as soon as it can be."""
+        ...
+
+
+class LocalEngine:
+    """Every job in this process, one after another, on one checker."""
+
+    def __init__(self, checker: Checker):
+        self.checker = checker
+
+    def outputs(self, tasks: Iterable[Task], jobs_path: Path) -> Iterator[dict]:
+        for task in tasks:
+            yield run_task(self.checker, jobs_path, task)
+
+
 class Batch:
     """A jobs file and its output, checked before any model loads; ``run`` does the jobs not yet done."""
 
@@ -243,13 +317,29 @@ class Batch:
                 f"{out_path} holds {self.already_done} records but {jobs_path} only {self.total} jobs: not its output"
             )
 
-    def run(self, checker: Checker, *, show_progress: bool = False) -> BatchSummary:
+    def tasks(self) -> Iterator[Task]:
+        """The jobs not written yet, in order; a line that cannot run carries its error."""
+        first_line: dict[str | int, int] = {}
+        seen: Counter = Counter()
+        for number, record in read_jobs(self.jobs_path):
+            job_id = _job_id(record, number)
+            seen[job_id] += 1
+            first_line.setdefault(job_id, number)
+            if seen[job_id] <= self.done[job_id]:
+                continue
+            if isinstance(record, JobError):
+                yield Task(number, job_id, error=str(record))
+            elif seen[job_id] > 1:
+                yield Task(number, job_id, error=f"id {job_id!r} already used by the job on line {first_line[job_id]}")
+            else:
+                yield Task(number, job_id, record)
+
+    def run(self, engine: Engine, *, show_progress: bool = False) -> BatchSummary:
+        """Run the jobs not done yet on ``engine`` and append their records, each durable before the next."""
         from tqdm.auto import tqdm
 
         started = time.perf_counter()
         failed, ok = self.failed_before, self.already_done - self.failed_before
-        first_line: dict[str | int, int] = {}
-        seen: Counter = Counter()
         claims_done = pairs_done = 0
         output = _Output(self.out_path)
         progress = tqdm(
@@ -261,35 +351,12 @@ class Batch:
             dynamic_ncols=True,
         )
         try:
-            for number, record in read_jobs(self.jobs_path):
-                job_id = _job_id(record, number)
-                seen[job_id] += 1
-                first_line.setdefault(job_id, number)
-                if seen[job_id] <= self.done[job_id]:
-                    continue
-                out: dict = {"id": job_id, "line": number}
-                try:
-                    if isinstance(record, JobError):
-                        raise record
-                    if seen[job_id] > 1:
-                        raise JobError(f"id {job_id!r} already used by the job on line {first_line[job_id]}")
-                    claims, sources = job_inputs(record, self.jobs_path.parent)
-                    # Jobs must not share NLI results: a pair scored in another job's batch differs in the last
-                    # float bits (padding), and a resumed run would then not write what an uninterrupted one
-                    # did. Clearing also keeps memory flat over a long batch.
-                    checker.clear_cache()
-                    report = checker.check(claims, load_documents(sources))
-                except (JobError, IngestError) as error:
-                    out["error"] = f"{self.jobs_path}, line {number}: {error}"
-                except Exception as error:  # noqa: BLE001 -- one job's crash must not cost the night's other jobs
-                    out["error"] = f"{self.jobs_path}, line {number}: internal error ({type(error).__name__}: {error})"
-                else:
-                    out |= report.to_dict()
-                    claims_done += len(claims)
-                    pairs_done += len(report.results)
+            for out in engine.outputs(self.tasks(), self.jobs_path):
                 output.write(out)
                 failed += "error" in out
                 ok += "error" not in out
+                claims_done += len(out.get("summary", ()))  # one summary entry a claim
+                pairs_done += len(out.get("results", ()))
                 rate = pairs_done / (time.perf_counter() - started)
                 postfix = {"claims": claims_done, "pairs": pairs_done, "pairs/s": f"{rate:.1f}", "errors": failed}
                 progress.set_postfix(postfix, refresh=False)
