@@ -12,9 +12,12 @@ probabilities it reports:
   two captions of one photo cannot describe different events); a source that
   talks about something else is silent, not contradicting. The checker does
   not run the NLI model on such a passage at all: its ``probabilities`` are None.
-* **verbatim**: the passage contains the claim word for word -> it supports
-  it fully. Our model reads near-identical sentences as contradiction (see the
-  model card), and a quotation needs no inference;
+* **question**: the passage is nothing but questions -> it asserts nothing, so it
+  neither supports nor contradicts ("Were the bison reduced to 27?" restates a
+  claim without vouching for it);
+* **verbatim**: the passage contains the claim word for word, and the claim is a
+  statement of at least ``VERBATIM_MIN_WORDS`` words -> it supports it fully: a
+  quotation needs no inference. (A fragment such as "Gov." is found in any text.)
 * **mismatch** (``factcheck.mismatch``): the passage is about the same thing
   but gives another date, number, place or name -> it contradicts, with the
   NLI's belief that it bears on the claim, max(P(entailment), P(contradiction)),
@@ -80,14 +83,31 @@ def unrelated(claim: str, passage: str, similarity: float, thresholds: Threshold
     return similarity < thresholds.related_similarity and not shares_topic(claim, passage, thresholds.related_coverage)
 
 
+VERBATIM_MIN_WORDS = 4
+
+
+def _quotation(claim: str, text: str) -> re.Match | None:
+    """Where ``text`` quotes the claim word for word (whole words, any spacing and case), if it does."""
+    words = claim.replace("’", "'").rstrip(". ").split()
+    if len(words) < VERBATIM_MIN_WORDS:
+        return None
+    pattern = r"\s+".join(re.escape(w).replace("'", "['’]") for w in words)
+    return re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE)
+
+
+def _only_questions(text: str) -> bool:
+    return text.rstrip().endswith("?") and not re.search(r"[.!]\s", text)
+
+
 def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evidence:
     """The passage with the checks beyond NLI applied (a new object; the input is unchanged)."""
     if unrelated(claim, evidence.text, evidence.similarity, thresholds):
         return replace(evidence, rule="unrelated")
-    if _normalise(claim) in _normalise(evidence.text):
-        words = claim.replace("’", "'").rstrip(". ").split()
-        quote = re.search(r"\s+".join(re.escape(w).replace("'", "['’]") for w in words), evidence.text, re.IGNORECASE)
-        key = quote and Span(evidence.document_id, evidence.start + quote.start(), evidence.start + quote.end(), quote.group())
+    if _only_questions(evidence.text):
+        return replace(evidence, rule="question")
+    quote = _quotation(claim, evidence.text)
+    if quote:
+        key = Span(evidence.document_id, evidence.start + quote.start(), evidence.start + quote.end(), quote.group())
         return replace(evidence, rule="verbatim", key_span=key)
     offset = evidence.start
     mismatches = find_mismatches(claim, evidence.text, offset)
@@ -106,14 +126,10 @@ def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evide
     return evidence
 
 
-def _normalise(text: str) -> str:
-    return " ".join(text.lower().replace("’", "'").split()).rstrip(".")
-
-
 def strengths(evidence: Evidence) -> tuple[float, float]:
     """(support, contradiction) a passage lends, after the checks beyond NLI."""
     p = evidence.probabilities
-    if evidence.rule == "unrelated":
+    if evidence.rule in ("unrelated", "question"):
         return 0.0, 0.0
     if evidence.rule == "verbatim":
         return 1.0, 0.0

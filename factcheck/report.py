@@ -43,7 +43,7 @@ class Evidence:
     key_span: Span | None = None  # the words inside ``text`` that drive the verdict
     mismatches: list[Mismatch] = field(default_factory=list)  # values the passage gives otherwise
     # Set when a check beyond NLI decided how this passage counts (see factcheck.aggregate):
-    # "verbatim" (it supports), "mismatch" or "negation" (it contradicts), "unrelated" (neither).
+    # "verbatim" (it supports), "mismatch" or "negation" (it contradicts), "unrelated" or "question" (neither).
     rule: str | None = None
 
 

@@ -76,3 +76,20 @@ def test_a_passage_quoting_the_claim_supports_it_whatever_the_model_says():
     assert quoted.rule == "verbatim" and strengths(quoted) == (1.0, 0.0)
     assert quoted.probabilities["contradiction"] == 0.94  # the model's own reading stays visible
     assert quoted.key_span.text == "The harbour authority did not comment on their complaint"
+
+
+def test_a_quotation_needs_whole_words_and_a_real_statement():
+    text = "She is a manager at the port. Gov. Jerry Brown said the system will need to be examined."
+    assert apply_rules("He is a manager at the port", evidence(text, 0.1, 0.1, 0.8), Thresholds()).rule != "verbatim"
+    assert apply_rules("Gov.", evidence(text, 0.1, 0.1, 0.8), Thresholds()).rule != "verbatim"
+    quoted = apply_rules("the system will need to be examined", evidence(text, 0.1, 0.1, 0.8), Thresholds())
+    assert quoted.rule == "verbatim" and quoted.key_span.text == "the system will need to be examined"
+
+
+def test_a_passage_of_questions_asserts_nothing():
+    claim = "North American bison were reduced to only twenty-seven individuals."
+    question = evidence("Were North American bison reduced to only twenty-seven individuals?", 0.9, 0.05, 0.05)
+    judged = apply_rules(claim, question, Thresholds())
+    assert judged.rule == "question" and strengths(judged) == (0.0, 0.0)
+    answered = evidence("Were North American bison reduced to 27? No. Their numbers fell to 541 in 1889.", 0.1, 0.1, 0.8)
+    assert apply_rules(claim, answered, Thresholds()).rule != "question"
