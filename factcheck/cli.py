@@ -150,11 +150,13 @@ def _progress(quiet: bool) -> bool:
     """Whether to draw progress bars; when not, the model libraries' own bars are turned off too."""
     shown = not quiet and sys.stderr.isatty()
     if not shown:
+        import datasets
         from huggingface_hub.utils import disable_progress_bars
         from transformers.utils import logging as transformers_logging
 
         disable_progress_bars()
         transformers_logging.disable_progress_bar()
+        datasets.disable_progress_bars()
     return shown
 
 
