@@ -138,7 +138,7 @@ BackendOption = Annotated[
         "--backend",
         help="What runs the NLI model: torch (float32); torch-bf16 (about 3x as fast on CPUs with Intel AMX, slower "
         "elsewhere); ONNX Runtime on an export of it, onnx (float32) or onnx-int8 (8-bit weights, about 2x as fast); "
-        "the onnx ones need pip install 'factcheck[onnx]'.",
+        "the onnx ones need pip install 'factcheck\\[onnx]'.",
     ),
 ]
 QuietOption = Annotated[
@@ -333,7 +333,7 @@ def batch(
         typer.Option(
             "--engine",
             help="local: the jobs one after another in this process. ray: spread over the actors of a Ray cluster "
-            "(pip install 'factcheck[ray]'); same output, record for record, with the same --threads.",
+            "(pip install 'factcheck\\[ray]'); same output, record for record, with the same --threads.",
         ),
     ] = BatchEngine.local,
     address: Annotated[
