@@ -251,7 +251,7 @@ class CheckerSettings:
     model: str | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     batch_size: int = 32
-    backend: str = "torch"
+    backend: str = "auto"
     threads: int | None = None  # torch's choice when None
 
     def build(self) -> Checker:

@@ -42,7 +42,7 @@ class Checker:
         key_spans: bool = True,
         batch_size: int = 32,
         show_progress: bool = False,
-        backend: str = "torch",
+        backend: str = "auto",
     ):
         self._model_arg = model
         self.device = device

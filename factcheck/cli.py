@@ -126,6 +126,7 @@ BatchSizeOption = Annotated[int, typer.Option("--batch-size", min=1, help="Pairs
 
 
 class Backend(str, Enum):
+    auto = "auto"
     torch = "torch"
     torch_bf16 = "torch-bf16"
     onnx = "onnx"
@@ -136,8 +137,8 @@ BackendOption = Annotated[
     Backend,
     typer.Option(
         "--backend",
-        help="What runs the NLI model: torch (float32); torch-bf16 (about 3x as fast on CPUs with Intel AMX, slower "
-        "elsewhere); ONNX Runtime on an export of it, onnx (float32) or onnx-int8 (8-bit weights, about 2x as fast); "
+        help="What runs the NLI model: auto (torch-bf16 on a CPU with Intel AMX, else torch); torch (float32); "
+        "torch-bf16 (about 2x as fast on CPUs with Intel AMX, slower elsewhere); ONNX Runtime on an export of it, onnx (float32) or onnx-int8 (8-bit weights, about 2x as fast); "
         "the onnx ones need pip install 'factcheck\\[onnx]'.",
     ),
 ]
@@ -355,7 +356,7 @@ def batch(
     contradict_threshold: ContradictOption = _DEFAULT_THRESHOLDS.contradict,
     conflict_threshold: ConflictOption = _DEFAULT_THRESHOLDS.conflict,
     batch_size: BatchSizeOption = 32,
-    backend: BackendOption = Backend.torch,
+    backend: BackendOption = Backend.auto,
     threads: Annotated[
         int | None,
         typer.Option(

@@ -167,6 +167,7 @@ def header_lines(result: SuiteResult) -> list[str]:
         f"- model(s): {', '.join(f'`{m}`' for m in result.models)}",
         f"- data: `{result.data_dir}`{' (quick sample: a fixed random subset of every set)' if result.quick else ''}",
         f"- run time: {result.seconds:.0f} s on {result.machine['platform']} ({result.machine['threads']} threads, "
+        f"backend {result.machine['backend']}, "
         f"torch {result.machine['torch']}, transformers {result.machine['transformers']})",
     ]
 

@@ -30,7 +30,7 @@ from factcheck.benchmarks import (
 )
 from factcheck.checker import Checker
 from factcheck.evaluate import evaluate_sets
-from factcheck.infer import NLIModel
+from factcheck.infer import NLIModel, resolve_backend
 from factcheck.nli_data import SETS
 
 MODEL_LEVEL = [
@@ -161,7 +161,13 @@ def run_suite(
         quick=quick,
         commit=git_commit(),
         seconds=0.0,
-        machine={"platform": platform.platform(), "torch": torch.__version__, "transformers": transformers.__version__, "threads": torch.get_num_threads()},
+        machine={
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "threads": torch.get_num_threads(),
+            "backend": resolve_backend("auto"),
+        },
         data_sha256=data_hashes(data_dir, model_sets, system_sets),
     )
     system_items = {name: load_system_set(name, data_dir, QUICK_ITEMS if quick else None) for name in system_sets}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from factcheck.infer import NLIModel, length_batches
+from factcheck.infer import NLIModel, length_batches, resolve_backend
 from factcheck.nli_data import LABELS
 
 PAIRS = [
@@ -16,6 +16,12 @@ PAIRS = [
     ("Rescue teams evacuated 300 residents from two villages.", "Residents were evacuated."),
     ("The terminal cost 48 million euros.", "The terminal cost nothing."),
 ]
+
+
+@pytest.fixture(scope="module")
+def float32_model(nli_model):
+    """The checkpoint as transformers loads it; the default backend may be bfloat16 on this CPU."""
+    return nli_model if nli_model.backend == "torch" else NLIModel(nli_model.name_or_path, backend="torch")
 
 
 @pytest.fixture
@@ -38,34 +44,45 @@ def test_length_batches_group_similar_lengths_within_both_limits():
     assert {8} in groups and {1} in groups  # two of the longest would exceed the budget together
 
 
-def test_onnx_float32_gives_the_torch_probabilities(nli_model, onnx_cache):
-    onnx = NLIModel(nli_model.name_or_path, backend="onnx")
-    np.testing.assert_allclose(onnx.predict(PAIRS), nli_model.predict(PAIRS), atol=1e-4)
+def test_onnx_float32_gives_the_torch_probabilities(float32_model, onnx_cache):
+    onnx = NLIModel(float32_model.name_or_path, backend="onnx")
+    np.testing.assert_allclose(onnx.predict(PAIRS), float32_model.predict(PAIRS), atol=1e-4)
 
 
-def test_onnx_int8_is_exported_once_and_agrees_with_torch(nli_model, onnx_cache):
-    first = NLIModel(nli_model.name_or_path, backend="onnx-int8")
+def test_onnx_int8_is_exported_once_and_agrees_with_torch(float32_model, onnx_cache):
+    first = NLIModel(float32_model.name_or_path, backend="onnx-int8")
     (folder,) = onnx_cache.iterdir()
     made = {path.name: path.stat().st_mtime_ns for path in folder.iterdir()}
     assert set(made) == {"model.onnx", "model-int8.onnx"}  # nothing half-written is left behind
     assert (folder / "model-int8.onnx").stat().st_size < (folder / "model.onnx").stat().st_size / 3
 
-    again = NLIModel(nli_model.name_or_path, backend="onnx-int8")
+    again = NLIModel(float32_model.name_or_path, backend="onnx-int8")
     assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == made  # reused, not re-exported
-    quantized, reference = again.predict(PAIRS), nli_model.predict(PAIRS)
+    quantized, reference = again.predict(PAIRS), float32_model.predict(PAIRS)
     np.testing.assert_allclose(first.predict(PAIRS), quantized)
     assert [LABELS[i] for i in quantized.argmax(axis=1)] == [LABELS[i] for i in reference.argmax(axis=1)]
     # 8-bit weights move a probability by a few hundredths on average; a borderline pair moves more.
     assert np.abs(quantized - reference).mean() < 0.05
 
 
-def test_bfloat16_stays_close_to_float32(nli_model):
-    bf16 = NLIModel(nli_model.name_or_path, backend="torch-bf16").predict(PAIRS)
-    reference = nli_model.predict(PAIRS)
+def test_bfloat16_stays_close_to_float32(float32_model):
+    bf16 = NLIModel(float32_model.name_or_path, backend="torch-bf16").predict(PAIRS)
+    reference = float32_model.predict(PAIRS)
     assert (bf16.argmax(axis=1) == reference.argmax(axis=1)).all()
     np.testing.assert_allclose(bf16, reference, atol=0.03)
 
 
 def test_an_unknown_backend_is_a_clear_error(nli_model):
-    with pytest.raises(ValueError, match="unknown backend 'tensorrt'; choose one of torch, torch-bf16, onnx, onnx-int8"):
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt'; choose one of auto, torch, torch-bf16, onnx, onnx-int8"):
         NLIModel(nli_model.name_or_path, backend="tensorrt")
+
+
+def test_auto_runs_bfloat16_only_where_the_cpu_has_amx(nli_model, monkeypatch):
+    import torch
+
+    assert nli_model.backend == resolve_backend("auto")  # the default, resolved: what ran is on record
+    assert resolve_backend("auto", device="cuda") == "torch"
+    assert resolve_backend("onnx-int8") == "onnx-int8"
+    for has_amx, expected in ((True, "torch-bf16"), (False, "torch")):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: has_amx)
+        assert resolve_backend("auto") == expected
