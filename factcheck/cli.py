@@ -174,6 +174,7 @@ def _checker(
     contradict: float,
     conflict: float,
     batch_size: int,
+    backend: Backend,
     threads: int | None,
     progress: bool,
 ):
@@ -181,7 +182,7 @@ def _checker(
 
     _set_threads(threads)
     thresholds = Thresholds(support=support, contradict=contradict, conflict=conflict)
-    return Checker(model=model, thresholds=thresholds, batch_size=batch_size, show_progress=progress)
+    return Checker(model=model, thresholds=thresholds, batch_size=batch_size, backend=backend.value, show_progress=progress)
 
 
 def _output_format(out: Path | None, chosen: ReportFormat | None) -> str:
@@ -236,6 +237,7 @@ def check(
     contradict_threshold: ContradictOption = _DEFAULT_THRESHOLDS.contradict,
     conflict_threshold: ConflictOption = _DEFAULT_THRESHOLDS.conflict,
     batch_size: BatchSizeOption = 32,
+    backend: BackendOption = Backend.auto,
     threads: ThreadsOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -251,7 +253,14 @@ def check(
         claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
         documents = load_documents([str(a) for a in articles])
         checker = _checker(
-            model, support_threshold, contradict_threshold, conflict_threshold, batch_size, threads, _progress(quiet)
+            model,
+            support_threshold,
+            contradict_threshold,
+            conflict_threshold,
+            batch_size,
+            backend,
+            threads,
+            _progress(quiet),
         )
         report = checker.check(claim_list, documents)
     except (OSError, *_load_errors()) as error:
@@ -270,6 +279,7 @@ def compare(
     contradict_threshold: ContradictOption = _DEFAULT_THRESHOLDS.contradict,
     conflict_threshold: ConflictOption = _DEFAULT_THRESHOLDS.conflict,
     batch_size: BatchSizeOption = 32,
+    backend: BackendOption = Backend.auto,
     threads: ThreadsOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -282,7 +292,14 @@ def compare(
     try:
         documents = load_documents([article_a, article_b])
         checker = _checker(
-            model, support_threshold, contradict_threshold, conflict_threshold, batch_size, threads, _progress(quiet)
+            model,
+            support_threshold,
+            contradict_threshold,
+            conflict_threshold,
+            batch_size,
+            backend,
+            threads,
+            _progress(quiet),
         )
         report = checker.compare(*documents)
     except (OSError, *_load_errors()) as error:

@@ -226,10 +226,17 @@ def _same_kind(a: Value, b: Value) -> bool:
 
 def _rivals(value: Value, candidates: list[Value], claim: str) -> list[Value]:
     """Evidence values that could be what the evidence says instead of ``value``."""
-    if value.kind == "date":
-        return [v for v in candidates if v.kind == "date" and _date_overlap(v, value)]
-    if value.kind == "number":
-        return [v for v in candidates if v.kind == "number"]
+    if value.kind in ("date", "number"):
+        # A value the claim states elsewhere is what the claim says of something else, not a rival: in "Sapp,
+        # 42, was charged with two counts", the evidence's "two counts" does not contradict "42".
+        claimed = [c for c in extract_values(claim) if c.kind == value.kind and c != value]
+        return [
+            v
+            for v in candidates
+            if v.kind == value.kind
+            and (value.kind == "number" or _date_overlap(v, value))
+            and not any(_compatible(c, v) for c in claimed)
+        ]
     # Names the claim itself mentions are context, not rivals.
     claim_words = [w.lower() for w in _TOKEN_RE.findall(claim)]
     return [
@@ -353,12 +360,17 @@ def negation_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def shares_topic(claim: str, evidence: str, coverage: float = MIN_ANCHOR_COVERAGE) -> bool:
-    """At least ``coverage`` of the claim's content words occur in the evidence."""
+def content_coverage(claim: str, evidence: str) -> float:
+    """The share of the claim's content words (by stem) that occur in the evidence; 0 for a claim without any."""
     claim_stems = _content_stems(claim)
     if not claim_stems:
-        return False
-    return len(claim_stems & _content_stems(evidence)) / len(claim_stems) >= coverage
+        return 0.0
+    return len(claim_stems & _content_stems(evidence)) / len(claim_stems)
+
+
+def shares_topic(claim: str, evidence: str, coverage: float = MIN_ANCHOR_COVERAGE) -> bool:
+    """At least ``coverage`` of the claim's content words occur in the evidence."""
+    return bool(_content_stems(claim)) and content_coverage(claim, evidence) >= coverage
 
 
 # The checker asks this of every claim against every retrieved passage: the same texts come back many times.

@@ -68,12 +68,18 @@ def test_check_writes_a_table_pandas_reads(tmp_path, output):
 @needs_examples
 def test_check_reads_claims_from_stdin_and_prints_markdown():
     claims = "The Russia-NATO Council met in Brussels on January 12.\nUkraine has formally applied to join the European Union.\n"
-    result = run_cli("check", "-c", "-", "-a", ARTICLE, "--format", "md", "--threads", "1", input=claims)
+    result = run_cli("check", "-c", "-", "-a", ARTICLE, "--format", "md", "--threads", "1", "--backend", "torch", input=claims)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("| claim | source | verdict")
     assert len(lines) == 2 + 2
     assert "European Union" in result.stdout
+
+
+def test_check_names_an_unknown_backend():
+    result = run_cli("check", "-c", "-", "-a", "x.txt", "--backend", "tensorrt", input="A claim.\n")
+    assert result.returncode == 2
+    assert "tensorrt" in result.stderr and "auto" in result.stderr
 
 
 @needs_examples

@@ -98,3 +98,10 @@ def test_negation_counts_only_in_the_clause_about_the_claim():
     assert negation_clash("The proposals would restrict the deployment of offensive weapons.", window)[0] is False
     clash, spans = negation_clash("NATO will advance eastward.", window)
     assert clash and [window[s:e] for s, e in spans] == ["not"]
+
+
+def test_a_number_the_claim_gives_for_something_else_is_no_rival():
+    evidence = "Warren Sapp was charged with soliciting prostitution and two counts of assault in February."
+    assert find_mismatches("Sapp, 42, was charged with soliciting prostitution and two counts of assault in February.", evidence) == []
+    wrong = find_mismatches("Sapp was charged with soliciting prostitution and three counts of assault in February.", evidence)
+    assert [(m.claim_text, m.evidence_text) for m in wrong] == [("three", "two")]
