@@ -1,17 +1,28 @@
-"""Choose the checker's verdict thresholds on development (D) data.
+"""Choose the checker's verdict and relatedness thresholds on development (D) data.
 
     python eval/choose_thresholds.py --model models/factcheck-nli-minilm-l6 --data-dir ../shared/data
 
 Each D pair is read as one source with one passage: entailment should come out
-``supported``, contradiction ``contradicted``, neutral ``not_mentioned``. The
-script grid-searches the support and contradiction thresholds for the best
-macro-F1 over those three verdicts and writes ``eval/thresholds.json``; the
-defaults of ``factcheck.aggregate.Thresholds`` are the values it chose.
+``supported``, contradiction ``contradicted``, neutral ``not_mentioned``. To
+these the script adds as many pairs that are about something else: each
+hypothesis against the most similar premise of another pair of its set (what
+retrieval would put in front of it), which should come out ``not_mentioned``. A passage goes through the checker's
+"unrelated" rule first (``factcheck.aggregate.unrelated``: embedding similarity
+and shared content words, no NLI), then its NLI probabilities against the
+support and contradiction thresholds.
+
+The script grid-searches all four thresholds together for the best macro-F1
+over the three verdicts and writes ``eval/thresholds.json``; the defaults of
+``factcheck.aggregate.Thresholds`` are the values it chose. Together, because
+they trade against each other: a stricter relatedness rule silences evidence
+annotators judged relevant (the D pairs), a looser one lets the NLI model read
+"about something else" as contradiction (the added pairs).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -21,21 +32,55 @@ from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from factcheck.aggregate import Thresholds  # noqa: E402
 from factcheck.infer import NLIModel  # noqa: E402
+from factcheck.mismatch import content_coverage  # noqa: E402
 from factcheck.nli_data import SETS, load_set  # noqa: E402
+from factcheck.retrieve import Embedder  # noqa: E402
 
+VERDICTS = ("supported", "contradicted", "not_mentioned")
 VERDICT_OF_LABEL = {"entailment": "supported", "contradiction": "contradicted", "neutral": "not_mentioned"}
 D_SETS = [name for name, spec in SETS.items() if spec.use == "D" and not spec.two_way]
-GRID = np.round(np.arange(0.30, 0.91, 0.05), 2)
+VERDICT_GRID = np.round(np.arange(0.30, 0.91, 0.05), 2)
+SIMILARITY_GRID = np.round(np.arange(0.20, 0.76, 0.05), 2)
+COVERAGE_GRID = np.round(np.arange(0.20, 0.51, 0.05), 2)
 
 
-def verdicts(probs: np.ndarray, support: float, contradict: float) -> list[str]:
-    """``factcheck.aggregate.decide`` for a single passage (conflict needs two passages)."""
+def verdicts(probs: np.ndarray, support: float, contradict: float, related: np.ndarray) -> np.ndarray:
+    """``factcheck.aggregate.decide`` for a single passage (conflict needs two passages), as indices of ``VERDICTS``.
+
+    Indices, not strings: sklearn's metrics on strings sort them each time, and the grid asks 10,000 times.
+    """
     e, c = probs[:, 0], probs[:, 2]
-    out = np.full(len(probs), "not_mentioned", dtype=object)
-    out[e >= support] = "supported"
-    out[(c >= contradict) & ((c >= e) | (e < support))] = "contradicted"
-    return list(out)
+    out = np.full(len(probs), VERDICTS.index("not_mentioned"))
+    out[e >= support] = VERDICTS.index("supported")
+    out[(c >= contradict) & ((c >= e) | (e < support))] = VERDICTS.index("contradicted")
+    out[~related] = VERDICTS.index("not_mentioned")
+    return out
+
+
+def macro_f1(gold: np.ndarray, predicted: np.ndarray) -> float:
+    return float(f1_score(gold, predicted, labels=range(len(VERDICTS)), average="macro"))
+
+
+def off_topic_pairs(premises: list[str], hypotheses: list[str], embedder: Embedder) -> list[tuple[str, str]]:
+    """Each hypothesis against the premise most similar to it among those of other pairs of its set.
+
+    The most similar, not a random one, because that is what the checker meets: retrieval puts the passages
+    closest to a claim in front of it, and a random caption is off-topic in ways no retrieved passage is.
+    A premise text the hypothesis was written against is never taken.
+    """
+    unique = list(dict.fromkeys(premises))
+    similarity = embedder.encode(hypotheses) @ embedder.encode(unique).T
+    own: dict[str, set[int]] = {}
+    index = {text: k for k, text in enumerate(unique)}
+    for premise, hypothesis in zip(premises, hypotheses):
+        own.setdefault(hypothesis, set()).add(index[premise])
+    pairs = []
+    for row, hypothesis in enumerate(hypotheses):
+        similarity[row, list(own[hypothesis])] = -np.inf
+        pairs.append((unique[int(similarity[row].argmax())], hypothesis))
+    return pairs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,26 +90,47 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "thresholds.json")
     args = parser.parse_args(argv)
 
-    model = NLIModel(args.model)
-    probs, gold = [], []
+    model, embedder = NLIModel(args.model), Embedder()
+    pairs, labels = [], []
     for name in D_SETS:
         data = load_set(name, args.data_dir)
-        probs.append(model.predict(list(zip(data["premise"], data["hypothesis"])), batch_size=64))
-        gold.extend(VERDICT_OF_LABEL[label] for label in data["label"])
-    probs = np.concatenate(probs)
-    scores = {
-        (s, c): f1_score(gold, verdicts(probs, s, c), average="macro")
-        for s in GRID
-        for c in GRID
-    }
-    (support, contradict), best = max(scores.items(), key=lambda item: item[1])
+        pairs += list(zip(data["premise"], data["hypothesis"]))
+        labels += data["label"]
+        off_topic = off_topic_pairs(data["premise"], data["hypothesis"], embedder)
+        pairs += off_topic
+        labels += ["off-topic"] * len(off_topic)
+    labels = np.array(labels, dtype=object)
+    gold = np.array([VERDICTS.index(VERDICT_OF_LABEL.get(label, "not_mentioned")) for label in labels])
+    probs = model.predict(pairs, batch_size=64)
+    premises = embedder.encode([p for p, _ in pairs])
+    hypotheses = embedder.encode([h for _, h in pairs])
+    similarity = (premises * hypotheses).sum(axis=1)
+    coverage = np.array([content_coverage(h, p) for p, h in pairs])
+
+    scores = {}
+    for s_rel, c_rel in itertools.product(SIMILARITY_GRID, COVERAGE_GRID):
+        related = (similarity >= s_rel) | (coverage >= c_rel)
+        for s, c in itertools.product(VERDICT_GRID, VERDICT_GRID):
+            scores[(s, c, s_rel, c_rel)] = macro_f1(gold, verdicts(probs, s, c, related))
+    best_key, best = max(scores.items(), key=lambda item: item[1])
+    support, contradict, related_similarity, related_coverage = map(float, best_key)
+    related = (similarity >= related_similarity) | (coverage >= related_coverage)
+    current = Thresholds()
+    shipped_related = (similarity >= current.related_similarity) | (coverage >= current.related_coverage)
     record = {
-        "support": float(support),
-        "contradict": float(contradict),
+        "support": support,
+        "contradict": contradict,
+        "related_similarity": related_similarity,
+        "related_coverage": related_coverage,
         "macro_f1": round(float(best), 4),
-        "macro_f1_at_0.5": round(float(scores[(0.5, 0.5)]), 4),
+        "macro_f1_at_the_shipped_defaults": round(macro_f1(gold, verdicts(probs, current.support, current.contradict, shipped_related)), 4),
+        "macro_f1_without_relatedness_rule": round(
+            max(macro_f1(gold, verdicts(probs, s, c, np.ones(len(gold), bool))) for s in VERDICT_GRID for c in VERDICT_GRID), 4
+        ),
+        # What the relatedness rule does at the chosen values: the share of each kind of pair it lets through to NLI.
+        "passed_to_nli": {label: round(float(related[labels == label].mean()), 4) for label in sorted(set(labels))},
         "sets": D_SETS,
-        "pairs": len(gold),
+        "pairs": {label: int((labels == label).sum()) for label in sorted(set(labels))},
         "model": args.model,
     }
     args.out.write_text(json.dumps(record, indent=2) + "\n")
