@@ -252,16 +252,8 @@ def check(
         text = sys.stdin.read() if claims == "-" else Path(claims).read_text(encoding="utf-8-sig")
         claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
         documents = load_documents([str(a) for a in articles])
-        checker = _checker(
-            model,
-            support_threshold,
-            contradict_threshold,
-            conflict_threshold,
-            batch_size,
-            backend,
-            threads,
-            _progress(quiet),
-        )
+        thresholds = (support_threshold, contradict_threshold, conflict_threshold)
+        checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet))
         report = checker.check(claim_list, documents)
     except (OSError, *_load_errors()) as error:
         _fail(str(error))
@@ -291,16 +283,8 @@ def compare(
 
     try:
         documents = load_documents([article_a, article_b])
-        checker = _checker(
-            model,
-            support_threshold,
-            contradict_threshold,
-            conflict_threshold,
-            batch_size,
-            backend,
-            threads,
-            _progress(quiet),
-        )
+        thresholds = (support_threshold, contradict_threshold, conflict_threshold)
+        checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet))
         report = checker.compare(*documents)
     except (OSError, *_load_errors()) as error:
         _fail(str(error))
