@@ -23,6 +23,15 @@ def nli_model():
 
 
 @pytest.fixture(scope="session")
+def float32_model(nli_model):
+    """The checkpoint as transformers loads it; the default backend is bfloat16 on a CPU with AMX, where a
+    probability moves in its third decimal with the batch it is padded in."""
+    from factcheck.infer import NLIModel
+
+    return nli_model if nli_model.backend == "torch" else NLIModel(nli_model.name_or_path, backend="torch")
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not DATA_DIR.is_dir():
         pytest.skip(f"public data not found at {DATA_DIR}")

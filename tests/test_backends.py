@@ -18,12 +18,6 @@ PAIRS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def float32_model(nli_model):
-    """The checkpoint as transformers loads it; the default backend may be bfloat16 on this CPU."""
-    return nli_model if nli_model.backend == "torch" else NLIModel(nli_model.name_or_path, backend="torch")
-
-
 @pytest.fixture
 def onnx_cache(tmp_path, monkeypatch):
     """Exports go to a fresh cache folder, so that the test sees the export being made."""

@@ -39,14 +39,14 @@ def test_obvious_pairs_get_the_right_label(nli_model):
     assert [LABELS[i] for i in probs.argmax(axis=1)] == ["contradiction", "entailment", "neutral"]
 
 
-def test_batching_keeps_the_callers_order(nli_model):
+def test_batching_keeps_the_callers_order(float32_model):
     pairs = [
         ("A very long premise " + "about many things " * 30, "Something happened."),
         ("Short.", "A dog runs."),
         ("Two women are talking in a cafe in Paris.", "Two women are in France."),
     ]
-    together = nli_model.predict(pairs, batch_size=2)
-    one_by_one = np.concatenate([nli_model.predict([p]) for p in pairs])
+    together = float32_model.predict(pairs, batch_size=2)
+    one_by_one = np.concatenate([float32_model.predict([p]) for p in pairs])
     np.testing.assert_allclose(together, one_by_one, atol=1e-4)
 
 
