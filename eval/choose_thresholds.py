@@ -6,8 +6,8 @@ Each D pair is read as one source with one passage: entailment should come out
 ``supported``, contradiction ``contradicted``, neutral ``not_mentioned``. To
 these the script adds as many pairs that are about something else: each
 hypothesis against the most similar premise of another pair of its set (what
-retrieval would put in front of it), which should come out ``not_mentioned``. A passage goes through the checker's
-"unrelated" rule first (``factcheck.aggregate.unrelated``: embedding similarity
+retrieval would put in front of it), which should come out ``not_mentioned``.
+A passage goes through the checker's "unrelated" rule first (``factcheck.aggregate.unrelated``: embedding similarity
 and shared content words, no NLI), then its NLI probabilities against the
 support and contradiction thresholds.
 
@@ -123,7 +123,9 @@ def main(argv: list[str] | None = None) -> None:
         "related_similarity": related_similarity,
         "related_coverage": related_coverage,
         "macro_f1": round(float(best), 4),
-        "macro_f1_at_the_shipped_defaults": round(macro_f1(gold, verdicts(probs, current.support, current.contradict, shipped_related)), 4),
+        "macro_f1_at_the_shipped_defaults": round(
+            macro_f1(gold, verdicts(probs, current.support, current.contradict, shipped_related)), 4
+        ),
         "macro_f1_without_relatedness_rule": round(
             max(macro_f1(gold, verdicts(probs, s, c, np.ones(len(gold), bool))) for s in VERDICT_GRID for c in VERDICT_GRID), 4
         ),

@@ -182,7 +182,9 @@ def _checker(
 
     _set_threads(threads)
     thresholds = Thresholds(support=support, contradict=contradict, conflict=conflict)
-    return Checker(model=model, thresholds=thresholds, batch_size=batch_size, backend=backend.value, show_progress=progress)
+    return Checker(
+        model=model, thresholds=thresholds, batch_size=batch_size, backend=backend.value, show_progress=progress
+    )
 
 
 def _output_format(out: Path | None, chosen: ReportFormat | None) -> str:

@@ -70,7 +70,7 @@ def resolve_backend(backend: str, device: str = "cpu") -> str:
 
     On a CPU, one pair at a time already keeps the cores busy in float32 (``eval/bench.py``: batching gains
     about 2x over ``transformers.pipeline``, no more); AMX runs the same weights in bfloat16 twice as fast again,
-    at the same XNLI-en accuracy. Without AMX, bfloat16 is emulated and slower than float32, hence the check.
+    at 0.08 points less XNLI-en accuracy. Without AMX, bfloat16 is emulated and slower than float32, hence the check.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -96,13 +96,13 @@ class NLIModel:
     >>> model.predict([("The sky is blue.", "The sky is green.")])  # doctest: +SKIP
     array([[0.01, 0.04, 0.95]], dtype=float32)              # entailment, neutral, contradiction
 
-    ``backend`` chooses what runs the network: ``auto`` (the default: ``torch-bf16`` on a CPU with Intel AMX,
-    else ``torch``, see ``resolve_backend``; ``self.backend`` says which ran); ``torch`` (float32); ``torch-bf16``, the same
-    in bfloat16, about three times as fast on CPUs that multiply bfloat16 in hardware (Intel AMX, Xeon
-    4th generation and later; slower than float32 elsewhere), probabilities within a few hundredths of float32;
-    or ONNX Runtime on an export of the same checkpoint, ``onnx`` (float32) or ``onnx-int8`` (weights
-    quantised to 8 bits, about twice as fast as float32 on a CPU; ``pip install factcheck[onnx]``, see
-    ``factcheck.onnx_backend``). ``python eval/bench.py`` measures them.
+    ``backend`` chooses what runs the network: ``auto`` (the default: ``torch-bf16`` on a CPU with Intel
+    AMX, else ``torch``, see ``resolve_backend``; ``self.backend`` says which ran); ``torch`` (float32);
+    ``torch-bf16``, the same in bfloat16, two to three times as fast on CPUs that multiply bfloat16 in
+    hardware (Intel AMX, Xeon 4th generation and later; slower than float32 elsewhere), probabilities within
+    a few hundredths of float32; or ONNX Runtime on an export of the same checkpoint, ``onnx`` (float32) or
+    ``onnx-int8`` (weights quantised to 8 bits, about twice as fast as float32 on a CPU;
+    ``pip install factcheck[onnx]``, see ``factcheck.onnx_backend``). ``python eval/bench.py`` measures them.
     """
 
     labels = LABELS
