@@ -7,9 +7,10 @@ Each D pair is read as one source with one passage: entailment should come out
 these the script adds as many pairs that are about something else: each
 hypothesis against the most similar premise of another pair of its set (what
 retrieval would put in front of it), which should come out ``not_mentioned``.
-A passage goes through the checker's "unrelated" rule first (``factcheck.aggregate.unrelated``: embedding similarity
-and shared content words, no NLI), then its NLI probabilities against the
-support and contradiction thresholds.
+A passage goes through the checker's "unrelated" rule first
+(``factcheck.aggregate.unrelated``: embedding similarity and shared content
+words, no NLI), then its NLI probabilities against the support and
+contradiction thresholds.
 
 The script grid-searches all four thresholds together for the best macro-F1
 over the three verdicts and writes ``eval/thresholds.json``; the defaults of
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     related = (similarity >= related_similarity) | (coverage >= related_coverage)
     current = Thresholds()
     shipped_related = (similarity >= current.related_similarity) | (coverage >= current.related_coverage)
+    everything = np.ones(len(gold), dtype=bool)
     record = {
         "support": support,
         "contradict": contradict,
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
             macro_f1(gold, verdicts(probs, current.support, current.contradict, shipped_related)), 4
         ),
         "macro_f1_without_relatedness_rule": round(
-            max(macro_f1(gold, verdicts(probs, s, c, np.ones(len(gold), bool))) for s in VERDICT_GRID for c in VERDICT_GRID), 4
+            max(macro_f1(gold, verdicts(probs, s, c, everything)) for s in VERDICT_GRID for c in VERDICT_GRID), 4
         ),
         # What the relatedness rule does at the chosen values: the share of each kind of pair it lets through to NLI.
         "passed_to_nli": {label: round(float(related[labels == label].mean()), 4) for label in sorted(set(labels))},
