@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +64,9 @@ def label_order(id2label: dict) -> list[int]:
     return [by_name[label] for label in LABELS]
 
 
+# torch's thread count is process-wide: one NLI call at a time may lower it (``NLIModel._batch_workers``).
+_THREAD_COUNT = threading.Lock()
+
 BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 
 
@@ -87,6 +93,12 @@ def resolve_backend(backend: str, device: str = "cpu") -> str:
 # small. Sorting is what matters: on the pairs of `eval/bench.py --quick` (2 threads) any budget from 1,024 tokens
 # to none gives 155-185 pairs/s, where padding every pair to 512 tokens gives 16.
 MAX_BATCH_TOKENS = 2048
+# With torch, widths are rounded up to a multiple of this. On a CPU, oneDNN compiles and caches a kernel for
+# every new matrix shape: on the 5,196 pairs of `eval/bench.py` exact widths made 115 batch shapes, and the
+# cached kernels and freed buffers left 700-950 MiB behind; multiples of 16 make 16 shapes and leave 230 MiB,
+# at the same pairs/s (a few more padded tokens, fewer kernels to compile). ONNX Runtime keeps exact widths:
+# its 8-bit path quantises activations over the whole padded batch, and padding cost it 0.36 points of XNLI.
+PAD_TO_MULTIPLE_OF = 16
 
 
 class NLIModel:
@@ -146,6 +158,7 @@ class NLIModel:
             from factcheck.onnx_backend import onnx_session
 
             self.session = onnx_session(self.name_or_path, quantized=backend == "onnx-int8")
+            self.threads = torch.get_num_threads()  # one session run per thread, side by side
             self._inputs = [i.name for i in self.session.get_inputs()]
             self._run = self._run_onnx
 
@@ -169,8 +182,9 @@ class NLIModel:
         """Raw logits in ``LABELS`` order, one row a pair, in the order given.
 
         All pairs are tokenised in one call; batches are then cut from the pairs sorted by token count, so
-        that each is padded only to its own longest pair, and hold at most ``batch_size`` pairs and
-        ``MAX_BATCH_TOKENS`` padded tokens.
+        that each is padded only to its own longest pair (with torch, rounded up to ``PAD_TO_MULTIPLE_OF``), and
+        hold at most ``batch_size`` pairs and ``MAX_BATCH_TOKENS`` padded tokens. On a CPU, batches run side
+        by side (``_batch_workers``).
         """
         from tqdm.auto import tqdm
 
@@ -179,14 +193,48 @@ class NLIModel:
         encoded = self.tokenizer(
             [p[0] for p in pairs], [p[1] for p in pairs], truncation=True, max_length=self.max_length
         )
-        lengths = [len(ids) for ids in encoded["input_ids"]]
+        step = PAD_TO_MULTIPLE_OF if self.backend.startswith("torch") else 1
+        widths = [min(-(-len(ids) // step) * step, self.max_length) for ids in encoded["input_ids"]]
         out = np.empty((len(pairs), len(LABELS)), dtype=np.float32)
-        batches = length_batches(lengths, batch_size, MAX_BATCH_TOKENS)
+        batches = length_batches(widths, batch_size, MAX_BATCH_TOKENS)
+
+        def run(batch: list[int]) -> int:
+            out[batch] = self._run(self._pad(encoded, batch, max(widths[i] for i in batch)))[:, self._order]
+            return len(batch)
+
         with tqdm(total=len(pairs), desc="NLI", unit="pair", disable=not show_progress) as progress:
-            for batch in batches:
-                out[batch] = self._run(self._pad(encoded, batch, max(lengths[i] for i in batch)))[:, self._order]
-                progress.update(len(batch))
+            with self._batch_workers(len(batches)) as workers:
+                for done in workers.map(run, batches):
+                    progress.update(done)
         return out
+
+    @contextmanager
+    def _batch_workers(self, n_batches: int):
+        """Threads that run batches side by side on a CPU, each batch on its share of the CPU threads.
+
+        On the CPU, torch splits each operation of one batch between its threads, and a BERT this small spends
+        much of that time waiting for threads to meet at the end of an operation (layer norms, softmax, small
+        products). Whole batches side by side, one thread each, keep every core busy instead: on `eval/bench.py`'s
+        pairs with 2 threads, 5-50% more pairs/s in bfloat16 (the gain varies with the host), 3-11% in float32.
+        torch and ONNX Runtime release the GIL while they compute. torch's thread count is process-wide, so it
+        is lowered for the call, under a lock, and restored after it. With as many batches as threads, every
+        batch runs on one thread, and its probabilities no longer depend on the thread count.
+        """
+        import torch
+
+        if self.backend.startswith("onnx"):  # each session run takes one thread (factcheck.onnx_backend)
+            with ThreadPoolExecutor(max(1, min(self.threads, n_batches)), thread_name_prefix="factcheck-nli") as pool:
+                yield pool
+            return
+        with _THREAD_COUNT:
+            threads = torch.get_num_threads()
+            workers = max(1, min(threads, n_batches)) if self.device.type == "cpu" else 1
+            torch.set_num_threads(threads // workers)
+            try:
+                with ThreadPoolExecutor(workers, thread_name_prefix="factcheck-nli") as pool:
+                    yield pool
+            finally:
+                torch.set_num_threads(threads)
 
     def _pad(self, encoded, batch: list[int], width: int) -> dict[str, np.ndarray]:
         """The batch's token ids as int64 arrays, padded to ``width`` on the tokenizer's padding side."""

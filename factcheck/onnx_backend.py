@@ -129,14 +129,16 @@ def exported_model(name_or_path: str, *, quantized: bool) -> Path:
 
 
 def onnx_session(name_or_path: str, *, quantized: bool):
-    """An ONNX Runtime session on the CPU, with as many threads as torch uses (``--threads``)."""
-    import torch
+    """An ONNX Runtime session on the CPU that runs one batch on one thread.
 
+    ``NLIModel`` runs as many batches side by side as torch has threads (``--threads``): on the pairs of
+    `eval/bench.py`, 4-17% more pairs/s than one batch at a time on all of them.
+    """
     path = exported_model(name_or_path, quantized=quantized)
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1  # one operator at a time: the graph is a chain, parallelism is within operators
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

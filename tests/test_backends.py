@@ -80,3 +80,56 @@ def test_auto_runs_bfloat16_only_where_the_cpu_has_amx(nli_model, monkeypatch):
     for has_amx, expected in ((True, "torch-bf16"), (False, "torch")):
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: has_amx)
         assert resolve_backend("auto") == expected
+
+
+def test_batches_run_side_by_side_on_one_thread_each(float32_model, monkeypatch):
+    import threading
+    import time
+
+    import torch
+
+    pairs, previous = PAIRS * 2, torch.get_num_threads()
+    active, seen, lock, run = [0], [], threading.Lock(), float32_model._run
+
+    def watched(batch):
+        with lock:
+            active[0] += 1
+            seen.append((active[0], torch.get_num_threads()))
+        time.sleep(0.05)  # long enough for the other worker to start its own batch
+        try:
+            return run(batch)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    try:
+        torch.set_num_threads(1)
+        one_thread = float32_model.predict(pairs, batch_size=2)
+        torch.set_num_threads(2)
+        monkeypatch.setattr(float32_model, "_run", watched)
+        side_by_side = float32_model.predict(pairs, batch_size=2)
+        assert torch.get_num_threads() == 2  # lowered for the call only
+    finally:
+        torch.set_num_threads(previous)
+    assert max(concurrent for concurrent, _ in seen) == 2
+    assert {threads for _, threads in seen} == {1}
+    # Each batch on one thread, as with --threads 1: the same probabilities to the last bit.
+    np.testing.assert_array_equal(side_by_side, one_thread)
+
+
+def test_a_failing_batch_restores_the_thread_count(float32_model, monkeypatch):
+    import torch
+
+    previous = torch.get_num_threads()
+
+    def broken(batch):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(float32_model, "_run", broken)
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(RuntimeError, match="out of memory"):
+            float32_model.predict(PAIRS, batch_size=2)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
