@@ -13,9 +13,10 @@ that the "unrelated" rule rules out are not sent to the model at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from factcheck.report import NOT_MENTIONED, SUPPORTED, ClaimResult, Comparison, 
 from factcheck.retrieve import Embedder, Retriever
 
 DocumentLike = str | Path | Document
+T = TypeVar("T")
 
 
 class Checker:
@@ -51,7 +53,7 @@ class Checker:
         self.key_spans = key_spans
         self.batch_size = batch_size
         self.show_progress = show_progress
-        self.retriever = Retriever(Embedder(device=device), window=window, top_k=top_k)
+        self.retriever = Retriever(Embedder(device=device, backend=backend), window=window, top_k=top_k)
         self._pair_cache: dict[tuple[str, str], np.ndarray] = {}
 
     @cached_property
@@ -109,11 +111,20 @@ class Checker:
         for i, doc in enumerate(docs):
             by_document.setdefault((doc.id, doc.text), []).append(i)
         candidates: list[list] = [[] for _ in pairs]
-        for members in by_document.values():
-            found = self.retriever.search([claim_list[i].text for i in members], docs[members[0]])
-            for i, cands in zip(members, found):
-                candidates[i] = cands
+        for group in self._indexed_in_groups(list(by_document.values()), lambda members: docs[members[0]]):
+            for members in group:
+                found = self.retriever.search([claim_list[i].text for i in members], docs[members[0]])
+                for i, cands in zip(members, found):
+                    candidates[i] = cands
         return self._judge(list(zip(claim_list, docs, candidates)))
+
+    def _indexed_in_groups(self, items: list[T], document_of: Callable[[T], Document] = lambda d: d) -> Iterator[list[T]]:
+        """The items as many at a time as the retriever keeps indexes, each group's documents indexed in one pass."""
+        size = self.retriever.cache_size
+        for start in range(0, len(items), size):
+            group = items[start : start + size]
+            self.retriever.indexes([document_of(item) for item in group])
+            yield group
 
     @staticmethod
     def _one_document(document: DocumentLike) -> Document:
@@ -124,11 +135,12 @@ class Checker:
 
     def _check(self, claims: list[Claim], documents: list[Document]) -> list[ClaimResult]:
         jobs = []  # (claim, document, candidates)
-        for document in documents:
-            # A claim taken from a document is not checked against itself.
-            targets = [c for c in claims if c.document_id != document.id]
-            for claim, candidates in zip(targets, self.retriever.search([c.text for c in targets], document)):
-                jobs.append((claim, document, candidates))
+        for group in self._indexed_in_groups(documents):
+            for document in group:
+                # A claim taken from a document is not checked against itself.
+                targets = [c for c in claims if c.document_id != document.id]
+                for claim, candidates in zip(targets, self.retriever.search([c.text for c in targets], document)):
+                    jobs.append((claim, document, candidates))
         return self._judge(jobs)
 
     def _judge(self, jobs: list[tuple[Claim, Document, list]]) -> list[ClaimResult]:

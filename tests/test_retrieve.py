@@ -1,7 +1,7 @@
 import pytest
 
 from factcheck.ingest import Document
-from factcheck.retrieve import Retriever, make_passages
+from factcheck.retrieve import Embedder, Retriever, make_passages
 from factcheck.segment import split_sentences
 
 TEXT = (
@@ -46,3 +46,25 @@ def test_long_documents_are_searched_whole(retriever):
     text = filler + "\n\nThe bridge was closed on 4 May after cracks were found. " + filler
     hits = retriever.search(["When was the bridge closed?"], Document(text=text, id="long"))[0]
     assert "bridge was closed on 4 May" in hits[0].passage.text
+
+
+def test_documents_indexed_together_get_their_own_passages_and_embeddings():
+    import numpy as np
+
+    float32 = Embedder(backend="torch")  # bfloat16 embeddings move in the third decimal with the batch
+
+    documents = [
+        Document(text=TEXT, id="news"),
+        Document(text="", id="empty"),
+        Document(text="The bridge was closed on 4 May after cracks were found.", id="bridge"),
+        Document(text=TEXT, id="news"),  # the same document twice is indexed once
+    ]
+    fresh = Retriever(float32, cache_size=2)
+    together = fresh.indexes(documents)
+    assert together[0] is together[3]
+    assert [len(index.passages) for index in together] == [7, 0, 1, 7]
+    for document, index in zip(documents, together):
+        alone = Retriever(float32).index(document)
+        assert [p.text for p in index.passages] == [p.text for p in alone.passages]
+        np.testing.assert_allclose(index.embeddings, alone.embeddings, atol=1e-5)
+    assert len(fresh._indexes) == 2  # no more than cache_size kept
