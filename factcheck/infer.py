@@ -89,15 +89,22 @@ def resolve_backend(backend: str, device: str = "cpu") -> str:
     return "torch-bf16" if device == "cpu" and has_amx else "torch"
 
 # Pairs are sorted by token count and cut into batches padded only to their own longest pair; a batch holds at
-# most ``batch_size`` pairs and this many padded tokens (pairs x longest), so that a batch of long pairs stays
-# small. Sorting is what matters: on the pairs of `eval/bench.py --quick` (2 threads) any budget from 1,024 tokens
-# to none gives 155-185 pairs/s, where padding every pair to 512 tokens gives 16.
-MAX_BATCH_TOKENS = 2048
+# most ``batch_size`` pairs and a budget of padded tokens (pairs x longest), so that a batch of long pairs stays
+# small. Sorting is what matters most: on the pairs of `eval/bench.py --quick` (2 threads) any budget from 1,024
+# tokens to none gives torch 155-185 pairs/s, where padding every pair to 512 tokens gives 16. The budget suits
+# each runtime. torch (oneDNN) runs as fast with 512 to 2,048 tokens a batch. ONNX Runtime runs the attention's
+# softmax, mask, transposes, GELU and residual sums as separate passes over memory (our reading of why small
+# batches, whose passes stay in the core's cache, suit it): on 1,500 of `eval/bench.py`'s pairs (2 threads, budgets taking turns), 8-bit ran
+# 126 pairs/s with 2,048 tokens, 171 with 1,024 and 192-200 with 128 to 512, where float32 torch ran 71-74 with
+# 256 to 2,048 and 64 with 4,096. The 8-bit path quantises activations over the whole batch, so which pairs
+# share a batch moves its XNLI-en accuracy by a few tenths of a point either way (71.73-72.49% for budgets from
+# 64 to 2,048 tokens, 72.49% with 512), float32 keeps 72.69%.
+MAX_BATCH_TOKENS = {"torch": 2048, "onnx": 512}
 # With torch, widths are rounded up to a multiple of this. On a CPU, oneDNN compiles and caches a kernel for
 # every new matrix shape: on the 5,196 pairs of `eval/bench.py` exact widths made 115 batch shapes, and the
 # cached kernels and freed buffers left 700-950 MiB behind; multiples of 16 make 16 shapes and leave 230 MiB,
-# at the same pairs/s (a few more padded tokens, fewer kernels to compile). ONNX Runtime keeps exact widths:
-# its 8-bit path quantises activations over the whole padded batch, and padding cost it 0.36 points of XNLI.
+# at the same pairs/s (a few more padded tokens, fewer kernels to compile). ONNX Runtime keeps exact widths: it
+# compiles nothing per shape, and padded tokens would only widen the range its 8-bit path quantises over.
 PAD_TO_MULTIPLE_OF = 16
 
 
@@ -183,7 +190,7 @@ class NLIModel:
 
         All pairs are tokenised in one call; batches are then cut from the pairs sorted by token count, so
         that each is padded only to its own longest pair (with torch, rounded up to ``PAD_TO_MULTIPLE_OF``), and
-        hold at most ``batch_size`` pairs and ``MAX_BATCH_TOKENS`` padded tokens. On a CPU, batches run side
+        hold at most ``batch_size`` pairs and the runtime's ``MAX_BATCH_TOKENS`` padded tokens. On a CPU, batches run side
         by side (``_batch_workers``).
         """
         from tqdm.auto import tqdm
@@ -193,10 +200,11 @@ class NLIModel:
         encoded = self.tokenizer(
             [p[0] for p in pairs], [p[1] for p in pairs], truncation=True, max_length=self.max_length
         )
-        step = PAD_TO_MULTIPLE_OF if self.backend.startswith("torch") else 1
+        runtime = "torch" if self.backend.startswith("torch") else "onnx"
+        step = PAD_TO_MULTIPLE_OF if runtime == "torch" else 1
         widths = [min(-(-len(ids) // step) * step, self.max_length) for ids in encoded["input_ids"]]
         out = np.empty((len(pairs), len(LABELS)), dtype=np.float32)
-        batches = length_batches(widths, batch_size, MAX_BATCH_TOKENS)
+        batches = length_batches(widths, batch_size, MAX_BATCH_TOKENS[runtime])
 
         def run(batch: list[int]) -> int:
             out[batch] = self._run(self._pad(encoded, batch, max(widths[i] for i in batch)))[:, self._order]
