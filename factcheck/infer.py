@@ -93,11 +93,11 @@ def resolve_backend(backend: str, device: str = "cpu") -> str:
 # most ``batch_size`` pairs and a budget of padded tokens (pairs x longest), so that a batch of long pairs stays
 # small. Sorting is what matters most: on the pairs of `eval/bench.py --quick` (2 threads) any budget from 1,024
 # tokens to none gives torch 155-185 pairs/s, where padding every pair to 512 tokens gives 16. The budget suits
-# each runtime. torch (oneDNN) runs as fast with 512 to 2,048 tokens a batch. ONNX Runtime runs the attention's
-# softmax, mask, transposes, GELU and residual sums as separate passes over memory (our reading of why small
-# batches, whose passes stay in the core's cache, suit it): on 1,500 of `eval/bench.py`'s pairs (2 threads, budgets taking turns), 8-bit ran
-# 126 pairs/s with 2,048 tokens, 171 with 1,024 and 192-200 with 128 to 512, where float32 torch ran 71-74 with
-# 256 to 2,048 and 64 with 4,096. The 8-bit path quantises activations over the whole batch, so which pairs
+# each runtime. ONNX Runtime runs the attention's softmax, mask, transposes, GELU and residual sums as separate
+# passes over memory, which stay in the core's cache only with small batches (our reading of these numbers):
+# on 1,500 of `eval/bench.py`'s pairs (2 threads, budgets taking turns), 8-bit ran 126 pairs/s with 2,048
+# tokens, 171 with 1,024 and 192-200 with 128 to 512, where float32 torch ran 71-74 with 256 to 2,048 and 64
+# with 4,096. The 8-bit path quantises activations over the whole batch, so which pairs
 # share a batch moves its XNLI-en accuracy by a few tenths of a point either way (71.73-72.49% for budgets from
 # 64 to 2,048 tokens, 72.49% with 512), float32 keeps 72.69%.
 MAX_BATCH_TOKENS = {"torch": 2048, "onnx": 512}
@@ -192,8 +192,8 @@ class NLIModel:
 
         All pairs are tokenised in one call; batches are then cut from the pairs sorted by token count, so
         that each is padded only to its own longest pair (with torch, rounded up to ``PAD_TO_MULTIPLE_OF``), and
-        hold at most ``batch_size`` pairs and the runtime's ``MAX_BATCH_TOKENS`` padded tokens. On a CPU, batches run side
-        by side (``_batch_workers``).
+        hold at most ``batch_size`` pairs and the runtime's ``MAX_BATCH_TOKENS`` padded tokens. On a CPU,
+        batches run side by side (``_batch_workers``).
         """
         from tqdm.auto import tqdm
 
