@@ -150,13 +150,14 @@ class NLIModel:
         if backend.startswith("onnx") and device != "cpu":
             raise ValueError(f"backend {backend!r} runs on the CPU only; use backend='torch' for device {device!r}")
         self.backend = backend
+        self.runtime = backend.split("-")[0]  # torch or onnx: what batches are cut and run for
         self.device = torch.device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(self.name_or_path)
         self.config = AutoConfig.from_pretrained(self.name_or_path)
         self._order = label_order(self.config.id2label)
         self.max_length = min(max_length, getattr(self.config, "max_position_embeddings", max_length))
         self.temperature = temperature if temperature is not None else self._stored_temperature()
-        if backend.startswith("torch"):
+        if self.runtime == "torch":
             from transformers import AutoModelForSequenceClassification
 
             dtype = torch.bfloat16 if backend == "torch-bf16" else torch.float32
@@ -202,11 +203,10 @@ class NLIModel:
         encoded = self.tokenizer(
             [p[0] for p in pairs], [p[1] for p in pairs], truncation=True, max_length=self.max_length
         )
-        runtime = "torch" if self.backend.startswith("torch") else "onnx"
-        step = PAD_TO_MULTIPLE_OF if runtime == "torch" else 1
+        step = PAD_TO_MULTIPLE_OF if self.runtime == "torch" else 1
         widths = [min(-(-len(ids) // step) * step, self.max_length) for ids in encoded["input_ids"]]
         out = np.empty((len(pairs), len(LABELS)), dtype=np.float32)
-        batches = length_batches(widths, batch_size, MAX_BATCH_TOKENS[runtime])
+        batches = length_batches(widths, batch_size, MAX_BATCH_TOKENS[self.runtime])
 
         def run(batch: list[int]) -> int:
             out[batch] = self._run(self._pad(encoded, batch, max(widths[i] for i in batch)))[:, self._order]
@@ -232,7 +232,7 @@ class NLIModel:
         """
         import torch
 
-        if self.backend.startswith("onnx"):  # each session run takes one thread (factcheck.onnx_backend)
+        if self.runtime == "onnx":  # each session run takes one thread (factcheck.onnx_backend)
             with ThreadPoolExecutor(max(1, min(self.threads, n_batches)), thread_name_prefix="factcheck-nli") as pool:
                 yield pool
             return
