@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from factcheck.aggregate import Thresholds  # noqa: E402
 from factcheck.infer import NLIModel  # noqa: E402
 from factcheck.mismatch import content_coverage  # noqa: E402
-from factcheck.nli_data import SETS, load_set  # noqa: E402
+from factcheck.nli_data import SETS, load_set, nearest_other_premise  # noqa: E402
 from factcheck.retrieve import Embedder  # noqa: E402
 
 VERDICTS = ("supported", "contradicted", "not_mentioned")
@@ -64,26 +64,6 @@ def macro_f1(gold: np.ndarray, predicted: np.ndarray) -> float:
     return float(f1_score(gold, predicted, labels=range(len(VERDICTS)), average="macro"))
 
 
-def off_topic_pairs(premises: list[str], hypotheses: list[str], embedder: Embedder) -> list[tuple[str, str]]:
-    """Each hypothesis against the premise most similar to it among those of other pairs of its set.
-
-    The most similar, not a random one, because that is what the checker meets: retrieval puts the passages
-    closest to a claim in front of it, and a random caption is off-topic in ways no retrieved passage is.
-    A premise text the hypothesis was written against is never taken.
-    """
-    unique = list(dict.fromkeys(premises))
-    similarity = embedder.encode(hypotheses) @ embedder.encode(unique).T
-    own: dict[str, set[int]] = {}
-    index = {text: k for k, text in enumerate(unique)}
-    for premise, hypothesis in zip(premises, hypotheses):
-        own.setdefault(hypothesis, set()).add(index[premise])
-    pairs = []
-    for row, hypothesis in enumerate(hypotheses):
-        similarity[row, list(own[hypothesis])] = -np.inf
-        pairs.append((unique[int(similarity[row].argmax())], hypothesis))
-    return pairs
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/factcheck-nli-minilm-l6")
@@ -97,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         data = load_set(name, args.data_dir)
         pairs += list(zip(data["premise"], data["hypothesis"]))
         labels += data["label"]
-        off_topic = off_topic_pairs(data["premise"], data["hypothesis"], embedder)
+        off_topic = [(p, h) for p, h, _ in nearest_other_premise(data["premise"], data["hypothesis"], embedder.encode)]
         pairs += off_topic
         labels += ["off-topic"] * len(off_topic)
     labels = np.array(labels, dtype=object)

@@ -166,6 +166,47 @@ def _averitec(root: Path) -> list[SystemItem]:
     return items
 
 
+FNC1_STANCES = {"agree": SUPPORTED, "disagree": CONTRADICTED, "discuss": NOT_MENTIONED, "unrelated": NOT_MENTIONED}
+# FNC-1 is split by body, never by row (one body carries many headlines): bodies with id % 5 == 0 are D.
+FNC1_DEV_EVERY = 5
+# Unrelated headlines are three quarters of FNC-1; the D set keeps this share of them (a fixed sample), so that
+# the set measures on-topic sources and still shows whether an unrelated one is ever called contradicted.
+FNC1_UNRELATED_KEPT = 0.25
+
+
+def fnc1_rows(root: Path, split: str) -> list[dict]:
+    """FNC-1 train rows of one split by body ("train": id % 5 != 0, "dev": id % 5 == 0): headline, body_id, body,
+    stance. Ids and texts are checked; a row with an unknown body or stance is an error naming the file and row."""
+    folder = root / "fnc-1-train"
+    bodies_path, stances_path = folder / "train_bodies.csv", folder / "train_stances.csv"
+    bodies = {}
+    for number, row in enumerate(_records(bodies_path), 1):
+        bodies[str(row.get("Body ID")).strip()] = _text(row.get("articleBody"), "articleBody", bodies_path, number)
+    rows = []
+    for number, row in enumerate(_records(stances_path), 1):
+        body_id = str(row.get("Body ID")).strip()
+        if body_id not in bodies:
+            raise BenchmarkDataError(f"{stances_path}: record {number}: unknown Body ID {body_id!r}")
+        if not body_id.isdigit():
+            raise BenchmarkDataError(f"{stances_path}: record {number}: Body ID {body_id!r} is not a number")
+        stance = str(row.get("Stance")).strip().lower()
+        _label(FNC1_STANCES, stance, stances_path, number)
+        if (int(body_id) % FNC1_DEV_EVERY == 0) == (split == "dev"):
+            headline = _text(row.get("Headline"), "Headline", stances_path, number)
+            rows.append({"headline": headline, "body_id": body_id, "body": bodies[body_id], "stance": stance, "row": number})
+    return rows
+
+
+def _fnc1_dev(root: Path) -> list[SystemItem]:
+    rows = fnc1_rows(root, "dev")
+    rng = random.Random(0)
+    kept = [r for r in rows if r["stance"] != "unrelated" or rng.random() < FNC1_UNRELATED_KEPT]
+    return [
+        SystemItem(f"fnc-1-{r['row']}", r["headline"], Document(r["body"], f"fnc-1-body-{r['body_id']}"), FNC1_STANCES[r["stance"]])
+        for r in kept
+    ]
+
+
 SYSTEM_SETS: dict[str, SystemSet] = {
     s.name: s
     for s in [
@@ -208,6 +249,12 @@ SYSTEM_SETS: dict[str, SystemSet] = {
         SystemSet("qags-cnndm", "qags", _qags("cnndm"), "CNN/DM summary sentences vs. the full article"),
         SystemSet("qags-xsum", "qags", _qags("xsum"), "XSum summary sentences vs. the full article"),
         SystemSet("averitec-dev", "averitec", _averitec, "real fact-checked claims vs. gathered question-answer evidence"),
+        SystemSet(
+            "fnc-1-dev",
+            "fnc-1-train",
+            _fnc1_dev,
+            "FNC-1 news headlines vs. whole article bodies, held-out bodies (D; a quarter of the unrelated pairs)",
+        ),
     ]
 }
 

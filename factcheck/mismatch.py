@@ -9,8 +9,23 @@ followed by a meeting of the Russia-NATO Council in Brussels on January 12"
 gives January 12 for the council meeting, because "Russia", "NATO", "Council"
 and "Brussels" surround it, and January 10 belongs to the consultations.
 
+Precision comes first: a mismatch accuses the source of saying otherwise. So a
+value only rivals a value of the same type said of the same thing:
+
+* a country (or nationality, or its usual abbreviation: US, U.S., United States
+  and America are one value) only another country;
+* a place after a preposition ("in Geneva") only another such place;
+* a person only a person with the same role ("Mayor Ana Ribeiro", "Mayor John
+  Smith"); an organisation only one with the same head word ("Green Party",
+  "Labour Party");
+* a number only a number of the same unit ("212 passengers", "120 passengers");
+* a capitalised word of unknown type (a sentence opener such as "Luckily", or a
+  name we cannot type) is no rival of anything.
+
 The value patterns are hand-written: the parsers and NER taggers that would do
 this need model downloads, and news writes dates and numbers in few forms.
+Country names and codes come from pycountry (ISO 3166); the abbreviations and
+nationalities news uses, which ISO does not list, are written out below.
 """
 
 from __future__ import annotations
@@ -46,7 +61,8 @@ STOP_WORDS = set(
     "they he she we you i his her our your after before about into over under also which who whom whose what "
     "when where while said says told".split()
 )
-PLACE_PREPOSITIONS = {"in", "at", "from", "to", "near", "outside", "inside"}
+# "from" and "to" are left out: "according to Prof. Crawley", "from the Michael Brown Shooting".
+PLACE_PREPOSITIONS = {"in", "at", "near", "outside", "inside"}
 # Capitalised only because they open a sentence or clause.
 SENTENCE_OPENERS = STOP_WORDS | set(
     "however following meanwhile also according during despite although since last earlier later yet still "
@@ -67,7 +83,52 @@ _NUMBER_RE = re.compile(
     re.IGNORECASE,
 )
 _TOKEN_RE = re.compile(r"\w[\w'’]*")
-_CAPITALISED_RE = re.compile(r"\b[A-Z][\w’'-]*(?: (?:[A-Z][\w’'-]*))*")
+# A capitalised word, or an abbreviation with dots ("U.S.", "U.K."), and the capitalised words that follow it.
+_CAPITALISED_RE = re.compile(r"\b(?:[A-Z]\.(?:[A-Z]\.)+|[A-Z][\w’'-]*)(?: (?:[A-Z]\.(?:[A-Z]\.)+|[A-Z][\w’'-]*))*")
+# Where a sentence or quotation starts: a capitalised word here may be capitalised only because of its place.
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n][\"”’)]*\s+|[\"“‘(]\s*)$")
+
+# Abbreviations and names news uses for countries and unions that ISO 3166 does not list, and nationalities.
+COUNTRY_ALIASES = {
+    "us": "US", "u.s.": "US", "u.s": "US", "usa": "US", "u.s.a.": "US", "america": "US", "american": "US",
+    "americans": "US", "united states of america": "US",
+    "uk": "GB", "u.k.": "GB", "britain": "GB", "great britain": "GB", "british": "GB", "britons": "GB",
+    "un": "UN", "u.n.": "UN", "united nations": "UN",
+    "eu": "EU", "european union": "EU",
+    "uae": "AE", "dprk": "KP", "north korea": "KP", "south korea": "KR", "russia": "RU", "iran": "IR",
+    "syria": "SY", "vietnam": "VN", "taiwan": "TW", "bolivia": "BO", "venezuela": "VE", "tanzania": "TZ",
+    "moldova": "MD", "laos": "LA", "kosovo": "XK", "palestine": "PS", "czech republic": "CZ", "turkey": "TR",
+    "new zealand": "NZ",
+}  # fmt: skip
+# A nationality rivals only a nationality: "U.S. border" and "Mexican border" may be one border.
+NATIONALITIES = {
+    "american": "US", "americans": "US", "british": "GB", "britons": "GB", "emirati": "AE", "north korean": "KP",
+    "south korean": "KR", "russian": "RU", "russians": "RU", "iranian": "IR", "syrian": "SY", "vietnamese": "VN",
+    "taiwanese": "TW", "venezuelan": "VE", "palestinian": "PS", "czech": "CZ", "turkish": "TR", "chinese": "CN", "japanese": "JP", "german": "DE", "germans": "DE", "french": "FR",
+    "italian": "IT", "spanish": "ES", "canadian": "CA", "mexican": "MX", "brazilian": "BR", "indian": "IN",
+    "pakistani": "PK", "afghan": "AF", "iraqi": "IQ", "israeli": "IL", "egyptian": "EG", "saudi": "SA",
+    "saudi arabian": "SA", "ukrainian": "UA", "polish": "PL", "dutch": "NL", "belgian": "BE", "swiss": "CH",
+    "austrian": "AT", "swedish": "SE", "norwegian": "NO", "danish": "DK", "finnish": "FI", "greek": "GR",
+    "irish": "IE", "australian": "AU", "nigerian": "NG", "kenyan": "KE", "south african": "ZA", "qatari": "QA",
+    "lebanese": "LB", "jordanian": "JO", "libyan": "LY", "yemeni": "YE", "cuban": "CU", "argentine": "AR",
+    "argentinian": "AR", "chilean": "CL", "colombian": "CO", "peruvian": "PE", "portuguese": "PT",
+    "hungarian": "HU", "romanian": "RO", "serbian": "RS", "croatian": "HR", "belarusian": "BY",
+    "georgian": "GE", "armenian": "AM", "azerbaijani": "AZ", "kazakh": "KZ", "indonesian": "ID", "thai": "TH",
+    "filipino": "PH", "malaysian": "MY", "singaporean": "SG", "ethiopian": "ET",
+    "somali": "SO", "sudanese": "SD", "moroccan": "MA", "algerian": "DZ", "tunisian": "TN",
+}  # fmt: skip
+# Words before a person's name that say what the person is; two people are rivals only under the same one.
+ROLES = set(
+    "mayor president minister secretary senator governor chancellor premier king queen prince princess pope "
+    "ambassador spokesman spokeswoman spokesperson judge general admiral chairman chairwoman director ceo "
+    "leader sheriff commissioner mr mrs ms dr prof rep sen gov".split()
+)
+# Last words that make a capitalised run an organisation; two are rivals only with the same one.
+ORGANISATION_HEADS = set(
+    "party council ministry agency bank university company inc corp corporation committee commission court "
+    "department army police union association institute foundation group club church government parliament "
+    "assembly congress senate league federation office service times post news network airlines".split()
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +139,9 @@ class Value:
     text: str
     normal: tuple
     weight: float = 1.0  # how likely this is the value the sentence is about (see _proper_nouns)
+    # What a value may be a rival of: the unit of a number ("passengers", "euro"; None without one), or the type
+    # of a place or name ("country", "place", "person:mayor", "organisation:party"; None when unknown).
+    type: str | None = None
 
 
 @dataclass
@@ -137,12 +201,74 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
                 continue
         if m.group("scale"):
             number *= SCALES[m.group("scale").lower()]
-        values.append(Value("number", m.start(), m.end(), m.group(), (number,)))
+        values.append(Value("number", m.start(), m.end(), m.group(), (number,), type=_unit(text, m.start(), m.end())))
     return values
+
+
+CURRENCY_SIGNS = {"$": "dollar", "€": "euro", "£": "pound", "¥": "yen"}
+_UNIT_AFTER = re.compile(r"\s*(%|per ?cent\b|[A-Za-z][\w-]*)")
+
+
+def _unit(text: str, start: int, end: int) -> str | None:
+    """What a number counts: a currency sign before it, or the word after it unless that is a stop word."""
+    before = text[max(0, start - 1) : start]
+    if before in CURRENCY_SIGNS:
+        return CURRENCY_SIGNS[before]
+    m = _UNIT_AFTER.match(text, end)
+    if not m:
+        return None
+    word = m.group(1).lower()
+    if word == "%" or word.startswith("per"):
+        return "percent"
+    if word in STOP_WORDS or word in NEGATIONS:
+        return None
+    return _stemmer().stemWord(word)
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> dict[str, str]:
+    import pycountry
+
+    codes = {}
+    for country in pycountry.countries:
+        for attribute in ("name", "common_name", "official_name"):
+            name = getattr(country, attribute, None)
+            if name:
+                codes[name.lower()] = country.alpha_2
+    return codes | COUNTRY_ALIASES
+
+
+def country_code(name: str) -> str | None:
+    """The ISO code of a country or union by any of its usual names ("U.S." -> "US"), else None."""
+    return _country_codes().get(_name_key(name))
+
+
+def nationality_code(name: str) -> str | None:
+    """The ISO code of a nationality ("Syrian" -> "SY"), else None."""
+    return NATIONALITIES.get(_name_key(name))
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"^the ", "", re.sub(r"[’']s$", "", name.strip()).lower())
+
+
+def _title_case(text: str) -> bool:
+    """Headlines capitalise most words ("Vice Media Chief Said to Pay $300,000"): capitals say nothing there."""
+    words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text) if len(w) > 3 and w.lower() not in STOP_WORDS]
+    return len(words) >= 3 and sum(w[0].islower() for w in words) <= 0.1 * len(words)
+
+
+def _capitalised_elsewhere(word: str, text: str) -> bool:
+    """Whether ``word`` is capitalised somewhere in ``text`` where a sentence does not start."""
+    for m in re.finditer(rf"\b{re.escape(word)}\b", text):
+        if not _SENTENCE_START.search(text[: m.start()]):
+            return True
+    return False
 
 
 def _proper_nouns(text: str, dates: list[Value]) -> list[Value]:
     values = []
+    headline = _title_case(text)
     for m in _CAPITALISED_RE.finditer(text):
         start, words = m.start(), m.group().split(" ")
         while words and words[0].lower() in SENTENCE_OPENERS:
@@ -151,13 +277,42 @@ def _proper_nouns(text: str, dates: list[Value]) -> list[Value]:
             continue
         if re.sub(r"[’']s$", "", words[0]).lower() in MONTHS.keys() | set(WEEKDAYS):
             continue
+        name = text[start : m.end()]
+        code, nationality = country_code(name), nationality_code(name)
+        if headline and not (code or nationality):
+            continue
+        # A lone capitalised word that opens a sentence ("Luckily", "Most") is capitalised for its place, not
+        # because it is a name, unless the text capitalises it elsewhere too.
+        if (
+            not (code or nationality)
+            and len(words) == 1
+            and _SENTENCE_START.search(text[:start])
+            and not _capitalised_elsewhere(words[0], text)
+        ):
+            continue
+        if len(name.rstrip(".")) < 2 or name.rstrip(".").lower() in ROLES:
+            continue  # an initial, "[W]omen", or a title without its name ("according to Prof.")
         previous = text[:start].split()
         kind = "place" if previous and previous[-1].lower() in PLACE_PREPOSITIONS else "name"
         # "Cooperation in Europe" is likely part of a longer name; "Council in Brussels" may be either,
         # so such places count, but less than a place after a lower-case word ("met in Geneva").
         inside_name = len(previous) >= 2 and previous[-2][:1].isupper() and previous[-2][-1:].isalnum()
-        normal = tuple(re.sub(r"[’']s$", "", w).lower() for w in words)
-        values.append(Value(kind, start, m.end(), text[start : m.end()], normal, 0.5 if inside_name else 1.0))
+        normal = tuple(re.sub(r"[’']s$", "", w).lower().rstrip(".") for w in words)
+        if code:
+            entity, normal = f"country-{kind}", (code,)
+        elif nationality:
+            entity, normal = "nationality", (nationality,)
+        elif normal[0] in ROLES and len(normal) > 1:
+            entity, normal = f"person:{normal[0]}", normal[1:]
+        elif previous and previous[-1].lower().strip(",") in ROLES:
+            entity = f"person:{previous[-1].lower().strip(',')}"
+        elif normal[-1] in ORGANISATION_HEADS and len(normal) > 1:
+            entity = f"organisation:{normal[-1]}"
+        elif kind == "place":
+            entity = "place"
+        else:
+            entity = None
+        values.append(Value(kind, start, m.end(), name, normal, 0.5 if inside_name else 1.0, entity))
     return values
 
 
@@ -190,12 +345,24 @@ def _compatible(a: Value, b: Value) -> bool:
     if a.kind == "date":
         return all(x is None or y is None or x == y for x, y in zip(a.normal, b.normal))
     if a.kind in ("place", "name"):
+        if _coded(a) != _coded(b):
+            return False
+        if (a.type or "").startswith("person:"):
+            # "Princess Di" is "Princess Diana": a person's name may be shortened to its first letters.
+            return any(x.startswith(y) or y.startswith(x) for x in a.normal for y in b.normal)
         return any(_same_word(x, y) for x in a.normal for y in b.normal)
     return a.normal == b.normal
 
 
+def _coded(value: Value) -> bool:
+    """Whether a value's ``normal`` is an ISO code (a country or nationality), not its words."""
+    return (value.type or "").startswith("country") or value.type == "nationality"
+
+
 def _name_in(value: Value, text: str) -> bool:
-    """Every word of a name occurs in ``text`` (as a word or its prefix)."""
+    """Every word of a name occurs in ``text`` (as a word or its prefix); a country by any of its names."""
+    if _coded(value):
+        return any(_coded(v) and v.normal == value.normal for v in extract_values(text))
     words = [w.lower() for w in _TOKEN_RE.findall(text)]
     return all(any(_same_word(part, w) for w in words) for part in value.normal)
 
@@ -224,6 +391,19 @@ def _same_kind(a: Value, b: Value) -> bool:
     return a.kind == b.kind or (a.kind in _ENTITY_KINDS and b.kind in _ENTITY_KINDS)
 
 
+def _same_unit(a: Value, b: Value) -> bool:
+    """Two numbers count the same thing: the same unit, or, for bare numbers, both in digits and both years or
+    neither ("in the 80's" is no rival of "1989", "1938" none of "one")."""
+    if a.type or b.type:
+        return a.type == b.type
+    digits = all(re.match(r"\d", v.text) for v in (a, b))
+    return digits and _year_like(a) == _year_like(b)
+
+
+def _year_like(value: Value) -> bool:
+    return re.fullmatch(r"(?:1[89]|20)\d\d", value.text) is not None
+
+
 def _rivals(value: Value, candidates: list[Value], claim: str) -> list[Value]:
     """Evidence values that could be what the evidence says instead of ``value``."""
     if value.kind in ("date", "number"):
@@ -234,15 +414,17 @@ def _rivals(value: Value, candidates: list[Value], claim: str) -> list[Value]:
             v
             for v in candidates
             if v.kind == value.kind
-            and (value.kind == "number" or _date_overlap(v, value))
+            and (_date_overlap(v, value) if value.kind == "date" else _same_unit(v, value))
             and not any(_compatible(c, v) for c in claimed)
         ]
+    if value.type is None:
+        return []
     # Names the claim itself mentions are context, not rivals.
     claim_words = [w.lower() for w in _TOKEN_RE.findall(claim)]
     return [
         v
         for v in candidates
-        if v.kind == value.kind and not any(_same_word(part, w) for part in v.normal for w in claim_words)
+        if v.type == value.type and not _name_in(v, claim) and not any(_same_word(part, w) for part in v.normal for w in claim_words)
     ]
 
 

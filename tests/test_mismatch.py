@@ -105,3 +105,38 @@ def test_a_number_the_claim_gives_for_something_else_is_no_rival():
     assert find_mismatches("Sapp, 42, was charged with soliciting prostitution and two counts of assault in February.", evidence) == []
     wrong = find_mismatches("Sapp was charged with soliciting prostitution and three counts of assault in February.", evidence)
     assert [(m.claim_text, m.evidence_text) for m in wrong] == [("three", "two")]
+
+
+def test_aliases_and_abbreviations_are_one_value():
+    evidence = "Officials said the migrants crossed from inside the United States into Canada on foot."
+    assert pairs("Migrants crossed the US border into Canada.", evidence) == []
+    assert pairs("Migrants crossed the U.S. border into Canada.", evidence) == []
+    assert pairs("The minister flew to Britain in May.", "The minister flew to the UK in May.") == []
+
+
+def test_a_capitalised_sentence_opener_is_no_name():
+    values = {v.text for v in extract_values("Luckily the Noid stayed away. Most people agreed.")}
+    assert "Luckily" not in values and "Most" not in values
+    assert pairs("Luckily, nobody was hurt in the fire.", "Fortunately, nobody was hurt in the fire.") == []
+
+
+def test_a_value_rivals_only_a_value_of_the_same_type():
+    # a nationality is no rival of a country, a place of unknown type none of a person
+    assert pairs("ISIL fighters were caught on the U.S. border.", "ISIL fighters were caught on the Mexican border.") == []
+    assert pairs(
+        "Militants killed an American journalist in Syria.", "Militants killed an American journalist, Syrian sources say."
+    ) == []
+    # a person rivals a person of the same role
+    assert pairs("Mayor Ana Ribeiro opened the terminal.", "Mayor John Smith opened the terminal.") == [
+        ("name", "Mayor Ana Ribeiro", "Mayor John Smith")
+    ]
+    # numbers rival numbers of the same unit only
+    crossing = "The first crossing to Santa Cruz left at 7:15 with 212 passengers on board."
+    assert pairs("The first ferry to Santa Cruz carried 212 passengers.", crossing) == []
+    assert pairs("The first ferry to Santa Cruz carried 120 passengers.", crossing) == [("number", "120", "212")]
+    assert pairs("He wrote the poems after 1938.", "He wrote one of his last poems in 1938.") == []
+
+
+def test_headline_capitals_are_not_names():
+    body = "Vice founder Shane Smith paid for a dinner for a group of 12 at a steakhouse in Las Vegas."
+    assert pairs("Vice Media Chief Said to Pay For Dinner In Las Vegas", body) == []
