@@ -27,8 +27,8 @@ What it measures, all in this process, on this machine, with the same model:
   runs), on the same sample.
 * **(c) exhaustive**: every claim against every sentence of every article, as
   SummaC-ZS does, with the verdict taken by the checker's own rule
-  (``factcheck.aggregate``: the rules, then strongest support against strongest
-  contradiction with the checker's thresholds) over those sentences. Its NLI
+  (``factcheck.aggregate``: the rules, then the learned decision with the
+  checker's thresholds) over those sentences. Its NLI
   calls are claims x sentences. A sentence that the "unrelated" rule rules out
   counts for nothing whatever the model says of it, so only the others are
   actually scored here: the verdicts are exactly those of the full exhaustive
@@ -211,7 +211,7 @@ def exhaustive(checker: Checker, workload: Workload) -> tuple[list[str], int, in
             )
             cursor += related
             passages.append(apply_rules(claim.text, evidence, thresholds) if related else evidence)
-        verdicts.append(decide(claim, document_id, passages, thresholds).verdict)
+        verdicts.append(decide(claim, document_id, passages, thresholds, checker.verdicts).verdict)
     return verdicts, calls, len(scored_pairs)
 
 

@@ -26,24 +26,33 @@ probabilities it reports:
   claim's words and exactly one of the claim and the passage's clause about it
   is negated -> it contradicts, with the same strength.
 
-The verdict then compares the strongest support S and the strongest
-contradiction C over the passages:
+The verdict is learned (``VerdictModel``, the model folder's ``decision.json``, fitted on development data
+by ``models/fit_decision.py``): a multinomial logistic regression over features of all of a claim's passages
+(the strongest and second-strongest support and contradiction, how many passages agree, how related they are,
+which rules fired, where retrieval ranked them) gives calibrated P(supported), P(contradicted) and
+P(not mentioned). The old hand rule took the strongest contradiction over all passages, so with ten passages one
+spurious 0.5 was enough; the learned decision weighs that passage against the others. Then:
 
-* ``conflicting`` if both S and C reach ``conflict``;
-* ``contradicted`` if C reaches ``contradict`` and C >= S;
-* ``supported`` if S reaches ``support``;
-* ``contradicted`` if C reaches ``contradict``;
-* ``not_mentioned`` otherwise, with confidence 1 - max(S, C).
+* ``conflicting`` if the strongest support and contradiction of single passages both reach ``conflict``;
+* ``contradicted`` if P(contradicted) reaches ``contradict`` (an operating point chosen for precision: a false
+  "contradicted" accuses a source of saying the opposite of what it says) and is at least P(supported);
+* ``supported`` if P(supported) reaches ``support``;
+* ``not_mentioned`` otherwise; the confidence is always the decision's probability of the verdict, so an
+  unclear case comes back with a low one.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from factcheck.mismatch import find_mismatches, negation_clash, shares_topic
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from factcheck.mismatch import content_coverage, find_mismatches, negation_clash, shares_topic
 from factcheck.report import (
     CONFLICTING,
     CONTRADICTED,
@@ -57,24 +66,31 @@ from factcheck.report import (
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Verdict thresholds on calibrated probabilities (see the module docstring).
+    """Verdict thresholds (see the module docstring). Users may move them; the defaults are learned.
 
-    ``support``, ``contradict`` and the two relatedness thresholds were chosen together on development data by
-    ``eval/choose_thresholds.py`` (``eval/thresholds.json``): best macro-F1 of supported / contradicted /
-    not-mentioned over the 10,810 pairs of five 3-way D sets, plus as many off-topic pairs made from them (each
-    hypothesis against the most similar premise of another pair, as retrieval would offer it): 0.640, against
-    0.624 at the earlier 0.40 / 0.40 / 0.50 / 0.35 and 0.600 with no relatedness rule. At these values the rule
-    lets 90% of the entailed, 78% of the contradicted and 29% of the off-topic pairs through to NLI.
-    The negation and conflict thresholds have no development data that tells them apart and are set by hand.
+    ``support`` and ``contradict`` apply to the decision's probabilities; their defaults are the operating points
+    ``models/fit_decision.py`` chose on development data and wrote to the shipped model's ``decision.json``
+    (``contradict`` for precision first). The two relatedness thresholds were chosen on development data by
+    ``eval/choose_thresholds.py`` (``eval/thresholds.json``): together with the NLI thresholds of that script,
+    best macro-F1 over annotated pairs plus as many "most similar other premise" pairs. The negation and conflict
+    thresholds have no development data that tells them apart and are set by hand.
     """
 
-    support: float = 0.35
-    contradict: float = 0.45
+    support: float | None = None  # None: the verdict model's learned operating point
+    contradict: float | None = None
     conflict: float = 0.8
     unsure: float = 0.6  # below this top probability the negation check may decide a passage
     topic: float = 0.6  # share of the claim's content words a passage needs for the negation check
     related_similarity: float = 0.55  # a passage at least this similar to the claim is about it ...
     related_coverage: float = 0.3  # ... and so is one holding at least this share of its content words
+
+    def resolved(self, verdicts: VerdictModel) -> Thresholds:
+        """These thresholds with the operating points left unset taken from ``verdicts``."""
+        return replace(
+            self,
+            support=verdicts.support if self.support is None else self.support,
+            contradict=verdicts.contradict if self.contradict is None else self.contradict,
+        )
 
 
 def unrelated(claim: str, passage: str, similarity: float, thresholds: Thresholds) -> bool:
@@ -141,23 +157,151 @@ def strengths(evidence: Evidence) -> tuple[float, float]:
     return p["entailment"], p["contradiction"]
 
 
-def decide(claim, document_id: str, passages: list[Evidence], thresholds: Thresholds) -> ClaimResult:
-    """The verdict of one source on one claim, from its judged passages (rules already applied)."""
+DECISION_FILE = "decision.json"
+FEATURES = (
+    "support_1",  # strongest support of a passage
+    "support_2",  # second strongest
+    "contradiction_1",
+    "contradiction_2",
+    "supporting_share",  # share of passages with support >= 0.5
+    "contradicting_share",
+    "related_share",  # share of passages the "unrelated" rule lets through
+    "similarity_max",
+    "coverage_max",  # the largest share of the claim's content words one passage holds
+    "support_similarity",  # similarity and coverage of the strongest supporting passage
+    "support_coverage",
+    "contradiction_similarity",  # ... and of the strongest contradicting one
+    "contradiction_coverage",
+    "contradiction_neutral",  # P(neutral) of the strongest contradicting passage
+    "contradiction_rank",  # its retrieval rank, 0 for the first, 1 for the last
+    "first_support",  # support and contradiction of the passage retrieval ranked first
+    "first_contradiction",
+    "mismatch",  # a rule decided a passage: mismatch, negation, verbatim
+    "negation",
+    "verbatim",
+)
+VERDICT_CLASSES = (SUPPORTED, CONTRADICTED, NOT_MENTIONED)
+
+
+def decision_features(claim: str, passages: list[Evidence]) -> np.ndarray:
+    """The features ``VerdictModel`` decides from: one row for a claim and the judged passages of one source."""
+    strength = np.array([strengths(e) for e in passages])
+    support, contradiction = strength[:, 0], strength[:, 1]
+    s_order, c_order = np.argsort(-support, kind="stable"), np.argsort(-contradiction, kind="stable")
+    coverage = np.array([content_coverage(claim, e.text) if e.rule != "unrelated" else 0.0 for e in passages])
+    similarity = np.array([e.similarity for e in passages])
+    rank = np.argsort(np.argsort([-e.retrieval_score for e in passages], kind="stable"), kind="stable")
+    first = int(np.argmin(rank))
+    lead_c = passages[c_order[0]]
+    second = lambda values, order: float(values[order[1]]) if len(values) > 1 else 0.0  # noqa: E731
+    row = {
+        "support_1": float(support[s_order[0]]),
+        "support_2": second(support, s_order),
+        "contradiction_1": float(contradiction[c_order[0]]),
+        "contradiction_2": second(contradiction, c_order),
+        "supporting_share": float((support >= 0.5).mean()),
+        "contradicting_share": float((contradiction >= 0.5).mean()),
+        "related_share": float(np.mean([e.rule != "unrelated" for e in passages])),
+        "similarity_max": float(similarity.max()),
+        "coverage_max": float(coverage.max()),
+        "support_similarity": float(similarity[s_order[0]]),
+        "support_coverage": float(coverage[s_order[0]]),
+        "contradiction_similarity": float(similarity[c_order[0]]),
+        "contradiction_coverage": float(coverage[c_order[0]]),
+        "contradiction_neutral": float(lead_c.probabilities["neutral"]) if lead_c.probabilities else 1.0,
+        "contradiction_rank": float(rank[c_order[0]] / max(1, len(passages) - 1)),
+        "first_support": float(support[first]),
+        "first_contradiction": float(contradiction[first]),
+        "mismatch": float(any(e.rule == "mismatch" for e in passages)),
+        "negation": float(any(e.rule == "negation" for e in passages)),
+        "verbatim": float(any(e.rule == "verbatim" for e in passages)),
+    }
+    return np.array([row[name] for name in FEATURES])
+
+
+@dataclass(frozen=True)
+class VerdictModel:
+    """A multinomial logistic regression from ``decision_features`` to P(supported, contradicted, not mentioned).
+
+    Stored as plain JSON numbers beside the NLI checkpoint it was fitted for (no pickle: a file that runs code
+    when loaded has no place in a model folder people download); ``fit`` records how it was made.
+    """
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coefficients: tuple[tuple[float, ...], ...]  # one row per class of ``VERDICT_CLASSES``
+    intercepts: tuple[float, ...]
+    support: float  # the learned operating points, the defaults of ``Thresholds``
+    contradict: float
+    fit: dict  # data, metrics and choices of models/fit_decision.py
+
+    @classmethod
+    def uninformed(cls) -> VerdictModel:
+        """A model that knows nothing (1/3 each): what ``models/fit_decision.py`` runs the checker with, since it
+        needs only the judged passages, before any decision has been fitted."""
+        zeros = (0.0,) * len(FEATURES)
+        return cls(FEATURES, zeros, (1.0,) * len(FEATURES), (zeros,) * 3, (0.0,) * 3, 1.0, 1.0, {"uninformed": True})
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        z = (np.atleast_2d(rows) - np.array(self.mean)) / np.array(self.scale)
+        logits = z @ np.array(self.coefficients).T + np.array(self.intercepts)
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def save(self, folder: str | Path) -> Path:
+        path = Path(folder) / DECISION_FILE
+        path.write_text(json.dumps(asdict(self), indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> VerdictModel:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+            model = cls(**{k: tuple(map(tuple, v)) if k == "coefficients" else tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        except (OSError, ValueError, TypeError) as error:
+            raise ValueError(f"{path}: not a verdict model ({error})") from error
+        if model.features != FEATURES:
+            raise ValueError(f"{path}: fitted on features {model.features}, this version computes {FEATURES}")
+        return model
+
+
+@lru_cache(maxsize=8)
+def verdict_model_for(model_folder: str | None) -> VerdictModel:
+    """The verdict model fitted for an NLI checkpoint: its folder's ``decision.json``, or, for a checkpoint
+    without one (any hub model), the shipped model's, whose features are NLI probabilities any 3-way model gives."""
+    from factcheck.infer import default_model_path
+
+    for folder in (model_folder, str(default_model_path())):
+        if folder and (Path(folder) / DECISION_FILE).is_file():
+            return VerdictModel.load(Path(folder) / DECISION_FILE)
+    raise FileNotFoundError(
+        f"no {DECISION_FILE} beside {model_folder} or the shipped model at {default_model_path()}; "
+        "install factcheck from its source tree (pip install -e .) or fit one with models/fit_decision.py"
+    )
+
+
+def decide(claim, document_id: str, passages: list[Evidence], thresholds: Thresholds, verdicts: VerdictModel) -> ClaimResult:
+    """The verdict of one source on one claim, from its judged passages (rules already applied).
+
+    ``thresholds`` must have its operating points set (``Thresholds.resolved``)."""
     if not passages:
         return ClaimResult(claim, document_id, NOT_MENTIONED, 1.0, [])
+    p_support, p_contradict, p_silent = verdicts.probabilities(decision_features(claim.text, passages))[0]
     support = max(passages, key=lambda e: strengths(e)[0])
     contradiction = max(passages, key=lambda e: strengths(e)[1])
     s, c = strengths(support)[0], strengths(contradiction)[1]
     if s >= thresholds.conflict and c >= thresholds.conflict:
         verdict, confidence, lead = CONFLICTING, min(s, c), contradiction
-    elif c >= thresholds.contradict and c >= s:
-        verdict, confidence, lead = CONTRADICTED, c, contradiction
-    elif s >= thresholds.support:
-        verdict, confidence, lead = SUPPORTED, s, support
-    elif c >= thresholds.contradict:
-        verdict, confidence, lead = CONTRADICTED, c, contradiction
+    elif p_contradict >= thresholds.contradict and p_contradict >= p_support:
+        verdict, confidence, lead = CONTRADICTED, p_contradict, contradiction
+    elif p_support >= thresholds.support:
+        verdict, confidence, lead = SUPPORTED, p_support, support
     else:
-        verdict, confidence, lead = NOT_MENTIONED, 1.0 - max(s, c), max(passages, key=lambda e: e.retrieval_score)
+        verdict, confidence = NOT_MENTIONED, p_silent
+        lead = max(passages, key=lambda e: e.retrieval_score)
     ordered = [lead] + [e for e in passages if e is not lead]
     return ClaimResult(
         claim,
@@ -165,9 +309,28 @@ def decide(claim, document_id: str, passages: list[Evidence], thresholds: Thresh
         verdict,
         round(float(confidence), 6),
         ordered,
-        best_support=support if s >= thresholds.support else None,
-        best_contradiction=contradiction if c >= thresholds.contradict else None,
+        # Kept apart from the verdict, for a reader who wants both sides: the passages that lean either way.
+        best_support=support if s >= 0.5 else None,
+        best_contradiction=contradiction if c >= 0.5 else None,
+        verdict_probabilities={
+            name: round(float(p), 6) for name, p in zip(VERDICT_CLASSES, (p_support, p_contradict, p_silent))
+        },
     )
+
+
+def decide_by_strongest(claim, document_id: str, passages: list[Evidence], support: float, contradict: float) -> ClaimResult:
+    """The hand rule the baselines decide with: the strongest contradiction C and support S over the passages;
+    contradicted if C reaches ``contradict`` and C >= S, else supported if S reaches ``support``."""
+    if not passages:
+        return ClaimResult(claim, document_id, NOT_MENTIONED, 1.0, [])
+    lead_s = max(passages, key=lambda e: strengths(e)[0])
+    lead_c = max(passages, key=lambda e: strengths(e)[1])
+    s, c = strengths(lead_s)[0], strengths(lead_c)[1]
+    if c >= contradict and c >= s:
+        return ClaimResult(claim, document_id, CONTRADICTED, round(c, 6), [lead_c])
+    if s >= support:
+        return ClaimResult(claim, document_id, SUPPORTED, round(s, 6), [lead_s])
+    return ClaimResult(claim, document_id, NOT_MENTIONED, round(1.0 - max(s, c), 6), [lead_s])
 
 
 # Occlusion works on words; a window of three removes short phrases ("will not contain") whose

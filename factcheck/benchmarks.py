@@ -14,8 +14,10 @@ comparison isolates the method:
 * ``chunks-400``: the document cut into chunks of at most 400 tokens at sentence
   boundaries, as MiniCheck and AlignScore do; score = max P(entailment).
 
-Both baselines turn their NLI results into a verdict with the checker's own
-rule (``aggregate.decide``, same thresholds), without the checks beyond NLI.
+Both baselines turn their NLI results into a verdict the way they were published:
+from the strongest passage (``aggregate.decide_by_strongest``), at the thresholds
+``eval/choose_thresholds.py`` chose on D data for a verdict from one passage
+(``BASELINE_SUPPORT``, ``BASELINE_CONTRADICT``), without the checks beyond NLI.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
-from factcheck.aggregate import decide, strengths
+from factcheck.aggregate import decide_by_strongest
 from factcheck.calibration import expected_calibration_error
 from factcheck.checker import Checker
 from factcheck.claims import Claim
@@ -44,6 +46,8 @@ METHODS = ("factcheck", "summac-zs", "chunks-400")
 CHUNK_TOKENS = 400
 RELIABILITY_BINS = 10
 VERDICTS = (SUPPORTED, CONTRADICTED, NOT_MENTIONED, CONFLICTING)
+# eval/thresholds.json: the best macro-F1 on D pairs for a verdict from a single passage's probabilities.
+BASELINE_SUPPORT, BASELINE_CONTRADICT = 0.35, 0.45
 
 
 class BenchmarkDataError(ValueError):
@@ -202,7 +206,7 @@ def _fnc1_dev(root: Path) -> list[SystemItem]:
     rng = random.Random(0)
     kept = [r for r in rows if r["stance"] != "unrelated" or rng.random() < FNC1_UNRELATED_KEPT]
     return [
-        SystemItem(f"fnc-1-{r['row']}", r["headline"], Document(r["body"], f"fnc-1-body-{r['body_id']}"), FNC1_STANCES[r["stance"]])
+        SystemItem(f"fnc-1-{r['row']}-{r['stance']}", r["headline"], Document(r["body"], f"fnc-1-body-{r['body_id']}"), FNC1_STANCES[r["stance"]])
         for r in kept
     ]
 
@@ -285,10 +289,9 @@ def run_factcheck(checker: Checker, items: list[SystemItem]) -> MethodRun:
     results = checker.check_pairs([(Claim(item.claim, item.id), item.document) for item in items])
     scores, support = [], []
     for result in results:
-        judged = [strengths(e) for e in result.evidence] or [(0.0, 0.0)]
-        s, c = max(x[0] for x in judged), max(x[1] for x in judged)
-        scores.append(s - c)
-        support.append(s)
+        p = result.verdict_probabilities or {SUPPORTED: 0.0, CONTRADICTED: 0.0}
+        scores.append(p[SUPPORTED] - p[CONTRADICTED])
+        support.append(p[SUPPORTED])
     return MethodRun("factcheck", [r.verdict for r in results], scores, support, results)
 
 
@@ -333,7 +336,8 @@ def run_baseline(checker: Checker, items: list[SystemItem], method: str) -> Meth
             )
             for (a, b), p in zip(spans, block)
         ]
-        verdicts.append(decide(Claim(item.claim, item.id), item.document.id, passages, checker.thresholds).verdict)
+        claim = Claim(item.claim, item.id)
+        verdicts.append(decide_by_strongest(claim, item.document.id, passages, BASELINE_SUPPORT, BASELINE_CONTRADICT).verdict)
         entail = float(block[:, 0].max()) if len(block) else 0.0
         contra = float(block[:, 2].max()) if len(block) else 0.0
         scores.append(entail - contra if method == "summac-zs" else entail)
@@ -363,6 +367,14 @@ class SystemScore:
     confusion: list[list[int]]
     confusion_gold: list[str]
     confusion_predicted: list[str]
+    # How far "contradicted" can be trusted: of the claims called contradicted, the share whose gold label is
+    # contradicted (None when none was; on sets without that label every one is wrong), the share of the
+    # contradicted ones found, and the share of supported claims called contradicted (the accusation that hurts).
+    contradicted_called: int = 0
+    contradiction_precision: float | None = None
+    contradiction_recall: float | None = None
+    supported_called_contradicted: float | None = None
+    macro_f1_3way: float | None = None  # supported / contradicted / other, where the gold labels are verdicts
 
 
 def score_method(benchmark: str, items: list[SystemItem], run: MethodRun) -> SystemScore:
@@ -379,6 +391,9 @@ def score_method(benchmark: str, items: list[SystemItem], run: MethodRun) -> Sys
     two_class = np.stack([1.0 - support, support], axis=1)
     all_labels = list(VERDICTS) + ([NOT_SUPPORTED] if NOT_SUPPORTED in gold else [])
     matrix = confusion_matrix(gold, run.verdicts, labels=all_labels)
+    gold_arr, called = np.array(gold), np.array(run.verdicts)
+    contradicted = called == CONTRADICTED
+    three_way = lambda labels: [v if v in (SUPPORTED, CONTRADICTED) else "other" for v in labels]  # noqa: E731
     return SystemScore(
         benchmark=benchmark,
         method=run.method,
@@ -393,6 +408,13 @@ def score_method(benchmark: str, items: list[SystemItem], run: MethodRun) -> Sys
         confusion=matrix[[all_labels.index(g) for g in gold_labels], : len(VERDICTS)].tolist(),
         confusion_gold=gold_labels,
         confusion_predicted=list(VERDICTS),
+        contradicted_called=int(contradicted.sum()),
+        contradiction_precision=float((gold_arr[contradicted] == CONTRADICTED).mean()) if contradicted.any() else None,
+        contradiction_recall=float(contradicted[gold_arr == CONTRADICTED].mean()) if (gold_arr == CONTRADICTED).any() else None,
+        supported_called_contradicted=float(contradicted[gold_binary].mean()) if gold_binary.any() else None,
+        macro_f1_3way=None
+        if NOT_SUPPORTED in gold
+        else float(f1_score(three_way(gold), three_way(run.verdicts), labels=[SUPPORTED, CONTRADICTED, "other"], average="macro")),
     )
 
 

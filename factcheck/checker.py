@@ -20,7 +20,16 @@ from typing import TypeVar
 
 import numpy as np
 
-from factcheck.aggregate import Thresholds, apply_rules, decide, key_span_from_drops, occlusions, unrelated
+from factcheck.aggregate import (
+    Thresholds,
+    VerdictModel,
+    apply_rules,
+    decide,
+    key_span_from_drops,
+    occlusions,
+    unrelated,
+    verdict_model_for,
+)
 from factcheck.claims import Claim, as_claims, extract_claims
 from factcheck.infer import NLIModel
 from factcheck.ingest import Document, load_documents
@@ -45,11 +54,15 @@ class Checker:
         batch_size: int = 32,
         show_progress: bool = False,
         backend: str = "auto",
+        verdicts: VerdictModel | None = None,
     ):
         self._model_arg = model
         self.device = device
         self.backend = backend
-        self.thresholds = thresholds or Thresholds()
+        model_folder = model.name_or_path if isinstance(model, NLIModel) else str(model) if model is not None else None
+        # The learned decision fitted for this NLI model (the shipped model's for one without its own).
+        self.verdicts = verdicts or verdict_model_for(model_folder)
+        self.thresholds = (thresholds or Thresholds()).resolved(self.verdicts)
         self.key_spans = key_spans
         self.batch_size = batch_size
         self.show_progress = show_progress
@@ -174,7 +187,7 @@ class Checker:
                 )
                 cursor += k
                 passages.append(apply_rules(claim.text, judged, self.thresholds) if k else judged)
-            results.append(decide(claim, document.id, passages, self.thresholds))
+            results.append(decide(claim, document.id, passages, self.thresholds, self.verdicts))
         if self.key_spans:
             self.explain(results)
         return results
@@ -185,7 +198,11 @@ class Checker:
         ``check`` does this itself unless the checker was made with ``key_spans=False``; a benchmark run
         leaves it off and explains only the results a reader will look at.
         """
-        todo = [r for r in results if r.verdict != NOT_MENTIONED and r.evidence and r.evidence[0].key_span is None]
+        todo = [
+            r
+            for r in results
+            if r.verdict != NOT_MENTIONED and r.evidence and r.evidence[0].key_span is None and r.evidence[0].probabilities
+        ]
         plans, pairs = [], []
         for r in todo:
             lead = r.evidence[0]

@@ -99,18 +99,22 @@ FormatOption = Annotated[
 OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")]
 _DEFAULT_THRESHOLDS = Thresholds()
 SupportOption = Annotated[
-    float,
+    float | None,
     typer.Option(
-        "--support-threshold", min=0.0, max=1.0, help="Entailment probability at which a passage supports a claim."
+        "--support-threshold",
+        min=0.0,
+        max=1.0,
+        help="Probability of 'supported' at which a source supports a claim; default: the learned operating point.",
     ),
 ]
 ContradictOption = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--contradict-threshold",
         min=0.0,
         max=1.0,
-        help="Contradiction probability at which a passage contradicts a claim.",
+        help="Probability of 'contradicted' at which a source contradicts a claim; default: the learned operating "
+        "point, chosen for precision. Lower it to see more possible contradictions, with more false ones.",
     ),
 ]
 ConflictOption = Annotated[
@@ -170,8 +174,8 @@ def _set_threads(threads: int | None) -> None:
 
 def _checker(
     model: str | None,
-    support: float,
-    contradict: float,
+    support: float | None,
+    contradict: float | None,
     conflict: float,
     batch_size: int,
     backend: Backend,
@@ -198,7 +202,7 @@ def _emit(report, documents, checker, out: Path | None, output_format: ReportFor
     if chosen == "html":
         from factcheck.html import render_html
 
-        text = render_html(report, documents, model=checker.nli.name_or_path)
+        text = render_html(report, documents, model=checker.nli.display_name)
     else:
         from factcheck.report import render
 

@@ -16,7 +16,11 @@ from factcheck.eval_suite import SuiteResult
 
 TARGETS_NOTE = (
     "Targets (issue 5): QAGS pooled balanced accuracy >= 0.70 and above both baselines; "
-    "FEVER-symmetric >= 0.80 (balanced accuracy, supported vs. not); HealthVer 3-way verdict accuracy >= 0.55."
+    "FEVER-symmetric >= 0.80 (balanced accuracy, supported vs. not); HealthVer 3-way verdict accuracy >= 0.55. "
+    "Targets (issue 13, a trustworthy 'contradicted'): FNC-1 D contradiction precision >= 0.80 at recall >= 0.40 and "
+    "macro-F1 (supported / contradicted / other) >= 0.65; FEVER-symmetric and HealthVer contradiction precision "
+    ">= 0.70 with at most 10% of supported claims called contradicted; balanced accuracy above both baselines on "
+    "every system-level set."
 )
 
 
@@ -52,6 +56,26 @@ def target_rows(result: SuiteResult) -> list[list[str]]:
         health = by_key.get((model, "healthver-dev", "factcheck"))
         if health:
             rows.append([_short(model), "HealthVer, 3-way verdict accuracy", _f(health["verdict_accuracy"]), ">= 0.55", _met(health["verdict_accuracy"] >= 0.55)])
+        fnc = by_key.get((model, "fnc-1-dev", "factcheck"))
+        if fnc:
+            precision, recall = fnc.get("contradiction_precision"), fnc.get("contradiction_recall")
+            ok = precision is not None and precision >= 0.80 and (recall or 0) >= 0.40
+            rows.append([_short(model), "FNC-1 D, contradiction precision at recall", f"{_f(precision)} at {_f(recall)}", ">= 0.80 at >= 0.40", _met(ok)])
+            rows.append([_short(model), "FNC-1 D, macro-F1 (S/C/other)", _f(fnc.get("macro_f1_3way")), ">= 0.65", _met((fnc.get("macro_f1_3way") or 0) >= 0.65)])
+        for name in ("fever-symmetric-test", "healthver-dev"):
+            ours = by_key.get((model, name, "factcheck"))
+            if not ours:
+                continue
+            precision, false_share = ours.get("contradiction_precision"), ours.get("supported_called_contradicted")
+            rows.append([_short(model), f"{name}, contradiction precision", _f(precision), ">= 0.70", _met(precision is not None and precision >= 0.70)])
+            rows.append([_short(model), f"{name}, supported called contradicted", _f(false_share), "<= 0.10", _met(false_share is not None and false_share <= 0.10)])
+        for (m, name, method), ours in by_key.items():
+            if m != model or method != "factcheck":
+                continue
+            baselines = [by_key.get((model, name, b)) for b in ("summac-zs", "chunks-400")]
+            if all(baselines):
+                best = max(b["balanced_accuracy"] for b in baselines)
+                rows.append([_short(model), f"{name}, balanced accuracy above both baselines", _f(ours["balanced_accuracy"]), f"> {best:.3f}", _met(ours["balanced_accuracy"] > best)])
     return rows
 
 
@@ -68,7 +92,22 @@ def tables(result: SuiteResult) -> list[Table]:
         out.append(
             Table(
                 "System level (claim against evidence or article)",
-                ["model", "benchmark", "method", "n", "balanced acc.", "ROC-AUC", "verdict acc.", "view", "ECE"],
+                [
+                    "model",
+                    "benchmark",
+                    "method",
+                    "n",
+                    "balanced acc.",
+                    "ROC-AUC",
+                    "verdict acc.",
+                    "view",
+                    "ECE",
+                    "called contradicted",
+                    "contradiction precision",
+                    "contradiction recall",
+                    "supported called contradicted",
+                    "macro-F1 (S/C/other)",
+                ],
                 [
                     [
                         _short(r["model"]),
@@ -80,13 +119,21 @@ def tables(result: SuiteResult) -> list[Table]:
                         _f(r["verdict_accuracy"]),
                         r["verdict_view"] or "",
                         _f(r["ece"]),
+                        str(r.get("contradicted_called", "")),
+                        _f(r.get("contradiction_precision")),
+                        _f(r.get("contradiction_recall")),
+                        _f(r.get("supported_called_contradicted")),
+                        _f(r.get("macro_f1_3way")),
                     ]
                     for r in result.system_level
                 ],
                 "Balanced accuracy and ROC-AUC: supported vs. not. Verdict accuracy: the four verdicts against "
                 "gold labels that are verdicts (conflicting counts as wrong where the set has no such label). "
                 "ECE: P(supported) against the binary label, 10 bins. summac-zs: every sentence, max P(e) - max P(c); "
-                "chunks-400: 400-token chunks, max P(e); both decide with the checker's thresholds, same model.",
+                "chunks-400: 400-token chunks, max P(e); both decide from their strongest passage at thresholds chosen on D "
+                "data, same model. Contradiction precision: of the claims called contradicted, the share that are "
+                "(empty when none was); supported called contradicted: the share of supported claims called "
+                "contradicted, the false accusations.",
             )
         )
     if result.model_level:
@@ -253,7 +300,7 @@ def draw_plots(result: SuiteResult, folder: Path) -> list[Path]:
         series.setdefault((model, benchmark), {})[method] = data
     by_key = {(r["model"], r["benchmark"], r["method"]): r for r in result.system_level}
     for (model, benchmark), methods in series.items():
-        stem = f"{_short(model)}-{benchmark}".replace(" ", "-").replace("(", "").replace(")", "")
+        stem = f"{_short(model).split(' (sha256')[0]}-{benchmark}".replace(" ", "-").replace("(", "").replace(")", "")
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
         for method in methods:

@@ -10,6 +10,7 @@ second, ours puts entailment first. Probabilities always come back in
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +173,21 @@ class NLIModel:
             self.threads = torch.get_num_threads()  # one session run per thread, side by side
             self._inputs = [i.name for i in self.session.get_inputs()]
             self._run = self._run_onnx
+
+    @cached_property
+    def display_name(self) -> str:
+        """The model as reports name it: a hub id as it is; a local checkpoint by its folder name and the start of
+        its weights' sha256, never by a path of the machine that ran it."""
+        folder = Path(self.name_or_path)
+        if not folder.is_dir():
+            return self.name_or_path
+        weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+        digest = hashlib.sha256()
+        for path in weights:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return f"{folder.name} (sha256 {digest.hexdigest()[:12]})" if weights else folder.name
 
     def _stored_temperature(self) -> float:
         path = Path(self.name_or_path) / CALIBRATION_FILE

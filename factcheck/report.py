@@ -56,6 +56,9 @@ class ClaimResult:
     evidence: list[Evidence]  # the deciding passage first
     best_support: Evidence | None = None
     best_contradiction: Evidence | None = None
+    # The learned decision's calibrated P(supported), P(contradicted), P(not_mentioned) for this source; None for
+    # a source with no passage to judge.
+    verdict_probabilities: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +99,8 @@ class Report:
                     "evidence_start": lead.start if lead else None,
                     "evidence_end": lead.end if lead else None,
                     "key_span": lead.key_span.text if lead and lead.key_span else None,
+                    "p_supported": (r.verdict_probabilities or {}).get(SUPPORTED),
+                    "p_contradicted": (r.verdict_probabilities or {}).get(CONTRADICTED),
                     "p_entailment": probabilities.get("entailment"),
                     "p_contradiction": probabilities.get("contradiction"),
                     "rule": lead.rule if lead else None,

@@ -1,6 +1,16 @@
 import numpy as np
+import pytest
 
-from factcheck.aggregate import Thresholds, apply_rules, decide, key_span_from_drops, occlusions, strengths
+from factcheck.aggregate import (
+    Thresholds,
+    VerdictModel,
+    apply_rules,
+    decide,
+    key_span_from_drops,
+    occlusions,
+    strengths,
+    verdict_model_for,
+)
 from factcheck.claims import Claim
 from factcheck.report import Evidence
 
@@ -12,23 +22,67 @@ def evidence(text, e, n, c, start=100, similarity=0.9):
     return Evidence("doc", start, start + len(text), text, probabilities, 0.1, similarity)
 
 
-def test_verdicts_from_the_strongest_support_and_contradiction():
-    t = Thresholds()
-    assert decide(CLAIM, "doc", [evidence("a", 0.9, 0.05, 0.05)], t).verdict == "supported"
-    assert decide(CLAIM, "doc", [evidence("a", 0.1, 0.2, 0.7)], t).verdict == "contradicted"
-    assert decide(CLAIM, "doc", [evidence("a", 0.2, 0.6, 0.2)], t).verdict == "not_mentioned"
-    both = decide(CLAIM, "doc", [evidence("a", 0.9, 0.05, 0.05), evidence("b", 0.05, 0.05, 0.9)], t)
+VERDICTS = verdict_model_for(None)  # the shipped model's learned decision
+T = Thresholds().resolved(VERDICTS)
+SAYS_NOT = "At the same time, the document will not contain any commitments regarding NATO."
+SAYS_SO = "The document will contain commitments regarding NATO, officials said."
+ELSE = "The document was handed over in Geneva on Friday."
+
+
+def test_clear_evidence_decides_the_verdict():
+    assert decide(CLAIM, "doc", [evidence(SAYS_SO, 0.95, 0.03, 0.02)], T, VERDICTS).verdict == "supported"
+    assert decide(CLAIM, "doc", [evidence(SAYS_NOT, 0.02, 0.03, 0.95)], T, VERDICTS).verdict == "contradicted"
+    assert decide(CLAIM, "doc", [evidence(ELSE, 0.05, 0.9, 0.05, similarity=0.5)], T, VERDICTS).verdict == "not_mentioned"
+    both = decide(CLAIM, "doc", [evidence(SAYS_SO, 0.95, 0.03, 0.02), evidence(SAYS_NOT, 0.02, 0.03, 0.95)], T, VERDICTS)
     assert both.verdict == "conflicting"
-    assert both.best_support.text == "a" and both.best_contradiction.text == "b"
-    assert decide(CLAIM, "doc", [], t).verdict == "not_mentioned"
+    assert both.best_support.text == SAYS_SO and both.best_contradiction.text == SAYS_NOT
+    empty = decide(CLAIM, "doc", [], T, VERDICTS)
+    assert empty.verdict == "not_mentioned" and empty.confidence == 1.0
 
 
-def test_confidence_is_the_deciding_probability():
-    result = decide(CLAIM, "doc", [evidence("a", 0.1, 0.2, 0.7), evidence("b", 0.3, 0.6, 0.1)], Thresholds())
-    assert result.confidence == 0.7
-    assert result.evidence[0].text == "a"
-    silent = decide(CLAIM, "doc", [evidence("a", 0.2, 0.7, 0.1)], Thresholds())
-    assert silent.confidence == 0.8
+def test_confidence_is_the_decisions_probability_of_the_verdict():
+    for passages in ([evidence(SAYS_NOT, 0.02, 0.03, 0.95)], [evidence(ELSE, 0.05, 0.9, 0.05, similarity=0.5)]):
+        result = decide(CLAIM, "doc", passages, T, VERDICTS)
+        assert result.confidence == result.verdict_probabilities[result.verdict]
+        assert abs(sum(result.verdict_probabilities.values()) - 1.0) < 1e-5
+
+
+def test_one_spurious_contradiction_among_supporting_passages_is_no_contradiction():
+    passages = [
+        evidence(SAYS_SO, 0.85, 0.1, 0.05),
+        evidence("Officials confirmed the document contains commitments on NATO.", 0.8, 0.15, 0.05),
+        evidence(ELSE, 0.1, 0.35, 0.55, similarity=0.6),
+    ]
+    assert decide(CLAIM, "doc", passages, T, VERDICTS).verdict == "supported"
+
+
+def test_unclear_evidence_is_never_a_confident_contradiction():
+    unclear = [evidence(ELSE, 0.3, 0.25, 0.45, similarity=0.6), evidence(SAYS_SO, 0.35, 0.3, 0.35)]
+    result = decide(CLAIM, "doc", unclear, T, VERDICTS)
+    assert result.verdict != "contradicted" and result.confidence < 0.8
+
+
+def test_the_operating_points_are_parameters_a_user_can_move():
+    lone = [evidence(SAYS_NOT, 0.2, 0.35, 0.45)]
+    strict = decide(CLAIM, "doc", lone, T, VERDICTS)
+    p = strict.verdict_probabilities
+    eager = Thresholds(contradict=p["contradicted"] - 1e-3, support=1.0).resolved(VERDICTS)
+    assert (decide(CLAIM, "doc", lone, eager, VERDICTS).verdict == "contradicted") == (p["contradicted"] >= p["supported"])
+    assert decide(CLAIM, "doc", lone, Thresholds(contradict=1.0, support=1.0).resolved(VERDICTS), VERDICTS).verdict in (
+        "not_mentioned",
+        "conflicting",
+    )
+    assert T.contradict == VERDICTS.contradict and T.support == VERDICTS.support
+
+
+def test_a_verdict_model_round_trips_through_json(tmp_path):
+    VERDICTS.save(tmp_path)
+    again = VerdictModel.load(tmp_path / "decision.json")
+    rows = np.random.default_rng(0).random((5, len(again.features)))
+    assert np.allclose(again.probabilities(rows), VERDICTS.probabilities(rows))
+    (tmp_path / "decision.json").write_text("{not json")
+    with pytest.raises(ValueError, match="decision.json"):
+        VerdictModel.load(tmp_path / "decision.json")
 
 
 def test_a_date_mismatch_turns_entailment_into_contradiction():
@@ -53,7 +107,7 @@ def test_a_passage_about_something_else_neither_supports_nor_contradicts():
     text = "The rest came from a loan by the national development bank."
     off_topic = apply_rules("The ferry terminal opened on Monday.", evidence(text, 0.05, 0.1, 0.85, similarity=0.2), Thresholds())
     assert off_topic.rule == "unrelated" and strengths(off_topic) == (0.0, 0.0)
-    assert decide(CLAIM, "doc", [off_topic], Thresholds()).verdict == "not_mentioned"
+    assert decide(CLAIM, "doc", [off_topic], T, VERDICTS).verdict == "not_mentioned"
     # Shared words make a passage related even when the embeddings disagree.
     related = apply_rules("The bank gave a loan for the rest.", evidence(text, 0.9, 0.05, 0.05, similarity=0.2), Thresholds())
     assert related.rule is None

@@ -18,16 +18,6 @@ CLAIMS = EXAMPLES_DIR / "claims.jsonl"
 OUR_ARTICLE = REPO / "factcheck" / "examples" / "port-ellis-ferry.txt"
 
 
-# Cases the shipped model still gets wrong, and why (measured with the model of this commit). They stay in the
-# test so that a better model shows up as XPASS; the product has no special case for any of them.
-KNOWN_FAILURES = {
-    "asked-not-to-release": "contradicted: the NLI model reads 'the US written response will include US security "
-    "proposals ...' as contradicting the claim (0.81), above the right supporting sentence (0.77)",
-    "nuclear-restrictions": "contradicted: the NLI model reads 'NATO will not advance eastward' as contradicting the "
-    "claim (0.50) and 'They also impose restrictions ... including nuclear ones' as neutral (0.71)",
-}
-
-
 def load_cases() -> list[dict]:
     if not CLAIMS.is_file():
         return []
@@ -35,12 +25,11 @@ def load_cases() -> list[dict]:
 
 
 def example_cases():
-    return [
-        pytest.param(case, id=case["id"], marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[case["id"]], strict=False)])
-        if case["id"] in KNOWN_FAILURES
-        else pytest.param(case, id=case["id"])
-        for case in load_cases()
-    ]
+    return [pytest.param(case, id=case["id"]) for case in load_cases()]
+
+
+OUR_CLAIMS = REPO / "factcheck" / "examples" / "claims.jsonl"
+OUR_CASES = [json.loads(line) for line in OUR_CLAIMS.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +52,22 @@ def test_example_claims_get_their_expected_verdict_and_evidence(example_report, 
     assert result.verdict == expected, [(e.text, e.probabilities, e.rule) for e in result.evidence[:2]]
     if case["evidence_contains"]:
         assert case["evidence_contains"] in result.evidence[0].text
+
+
+@pytest.fixture(scope="module")
+def readme_report(checker):
+    return checker.check([Claim(case["claim"], id=case["id"]) for case in OUR_CASES], [OUR_ARTICLE])
+
+
+@pytest.mark.parametrize("case", OUR_CASES, ids=[case["id"] for case in OUR_CASES])
+def test_the_readme_example_gets_what_a_careful_reader_expects(readme_report, case):
+    (result,) = [r for r in readme_report.results if r.claim.id == case["id"]]
+    assert result.verdict == case["expected"], [(e.text, e.probabilities, e.rule) for e in result.evidence[:2]]
+    if case["evidence_contains"]:
+        lead = result.evidence[0]
+        assert case["evidence_contains"] in lead.text
+        if lead.key_span:  # the key span lies inside the deciding passage
+            assert lead.start <= lead.key_span.start < lead.key_span.end <= lead.end
 
 
 def test_every_span_maps_back_to_its_document(example_report):
