@@ -33,8 +33,7 @@ from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.aggregate import Thresholds  # noqa: E402
-from factcheck.benchmarks import BASELINE_CONTRADICT, BASELINE_SUPPORT  # noqa: E402
+from factcheck.aggregate import STRONGEST_CONTRADICT, STRONGEST_SUPPORT, Thresholds  # noqa: E402
 from factcheck.infer import NLIModel  # noqa: E402
 from factcheck.mismatch import content_coverage  # noqa: E402
 from factcheck.nli_data import SETS, load_set, nearest_other_premise  # noqa: E402
@@ -107,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         "related_coverage": related_coverage,
         "macro_f1": round(float(best), 4),
         "macro_f1_at_the_shipped_defaults": round(
-            macro_f1(gold, verdicts(probs, BASELINE_SUPPORT, BASELINE_CONTRADICT, shipped_related)), 4
+            macro_f1(gold, verdicts(probs, STRONGEST_SUPPORT, STRONGEST_CONTRADICT, shipped_related)), 4
         ),
         "macro_f1_without_relatedness_rule": round(
             max(macro_f1(gold, verdicts(probs, s, c, everything)) for s in VERDICT_GRID for c in VERDICT_GRID), 4

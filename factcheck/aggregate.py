@@ -64,6 +64,10 @@ from factcheck.report import (
 )
 
 
+# eval/thresholds.json: the best macro-F1 on D pairs for a verdict from the strongest passage's probabilities.
+STRONGEST_SUPPORT, STRONGEST_CONTRADICT = 0.35, 0.45
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Verdict thresholds (see the module docstring). Users may move them; the defaults are learned.
@@ -76,7 +80,7 @@ class Thresholds:
     thresholds have no development data that tells them apart and are set by hand.
     """
 
-    support: float | None = None  # None: the verdict model's learned operating point
+    support: float | None = None  # None: the default of the decision in use (see ``resolved``)
     contradict: float | None = None
     conflict: float = 0.8
     unsure: float = 0.6  # below this top probability the negation check may decide a passage
@@ -84,12 +88,14 @@ class Thresholds:
     related_similarity: float = 0.55  # a passage at least this similar to the claim is about it ...
     related_coverage: float = 0.3  # ... and so is one holding at least this share of its content words
 
-    def resolved(self, verdicts: VerdictModel) -> Thresholds:
-        """These thresholds with the operating points left unset taken from ``verdicts``."""
+    def resolved(self, verdicts: VerdictModel | None = None) -> Thresholds:
+        """These thresholds with the operating points left unset filled in: the learned ones of ``verdicts``, or
+        for the rule by the strongest passages, those ``eval/choose_thresholds.py`` chose on D data."""
+        support, contradict = (verdicts.support, verdicts.contradict) if verdicts else (STRONGEST_SUPPORT, STRONGEST_CONTRADICT)
         return replace(
             self,
-            support=verdicts.support if self.support is None else self.support,
-            contradict=verdicts.contradict if self.contradict is None else self.contradict,
+            support=support if self.support is None else self.support,
+            contradict=contradict if self.contradict is None else self.contradict,
         )
 
 
@@ -283,22 +289,31 @@ def verdict_model_for(model_folder: str | None) -> VerdictModel:
     )
 
 
-def decide(claim, document_id: str, passages: list[Evidence], thresholds: Thresholds, verdicts: VerdictModel) -> ClaimResult:
-    """The verdict of one source on one claim, from its judged passages (rules already applied).
-
-    ``thresholds`` must have its operating points set (``Thresholds.resolved``)."""
+def decide(
+    claim, document_id: str, passages: list[Evidence], thresholds: Thresholds, verdicts: VerdictModel | None = None
+) -> ClaimResult:
+    """The verdict of one source on one claim, from its judged passages (rules already applied): by the strongest
+    passages (``verdicts`` None, the default) or by a learned ``VerdictModel``. ``thresholds`` must be resolved
+    (``Thresholds.resolved``) for the same ``verdicts``."""
     if not passages:
         return ClaimResult(claim, document_id, NOT_MENTIONED, 1.0, [])
-    p_support, p_contradict, p_silent = verdicts.probabilities(decision_features(claim.text, passages))[0]
     support = max(passages, key=lambda e: strengths(e)[0])
     contradiction = max(passages, key=lambda e: strengths(e)[1])
     s, c = strengths(support)[0], strengths(contradiction)[1]
+    probabilities = None
+    if verdicts is None:
+        p_support, p_contradict, p_silent = s, c, 1.0 - max(s, c)
+    else:
+        p_support, p_contradict, p_silent = verdicts.probabilities(decision_features(claim.text, passages))[0]
+        probabilities = {name: round(float(p), 6) for name, p in zip(VERDICT_CLASSES, (p_support, p_contradict, p_silent))}
     if s >= thresholds.conflict and c >= thresholds.conflict:
         verdict, confidence, lead = CONFLICTING, min(s, c), contradiction
     elif p_contradict >= thresholds.contradict and p_contradict >= p_support:
         verdict, confidence, lead = CONTRADICTED, p_contradict, contradiction
     elif p_support >= thresholds.support:
         verdict, confidence, lead = SUPPORTED, p_support, support
+    elif p_contradict >= thresholds.contradict:
+        verdict, confidence, lead = CONTRADICTED, p_contradict, contradiction
     else:
         verdict, confidence = NOT_MENTIONED, p_silent
         lead = max(passages, key=lambda e: e.retrieval_score)
@@ -309,28 +324,10 @@ def decide(claim, document_id: str, passages: list[Evidence], thresholds: Thresh
         verdict,
         round(float(confidence), 6),
         ordered,
-        # Kept apart from the verdict, for a reader who wants both sides: the passages that lean either way.
-        best_support=support if s >= 0.5 else None,
-        best_contradiction=contradiction if c >= 0.5 else None,
-        verdict_probabilities={
-            name: round(float(p), 6) for name, p in zip(VERDICT_CLASSES, (p_support, p_contradict, p_silent))
-        },
+        best_support=support if s >= thresholds.support else None,
+        best_contradiction=contradiction if c >= thresholds.contradict else None,
+        verdict_probabilities=probabilities,
     )
-
-
-def decide_by_strongest(claim, document_id: str, passages: list[Evidence], support: float, contradict: float) -> ClaimResult:
-    """The hand rule the baselines decide with: the strongest contradiction C and support S over the passages;
-    contradicted if C reaches ``contradict`` and C >= S, else supported if S reaches ``support``."""
-    if not passages:
-        return ClaimResult(claim, document_id, NOT_MENTIONED, 1.0, [])
-    lead_s = max(passages, key=lambda e: strengths(e)[0])
-    lead_c = max(passages, key=lambda e: strengths(e)[1])
-    s, c = strengths(lead_s)[0], strengths(lead_c)[1]
-    if c >= contradict and c >= s:
-        return ClaimResult(claim, document_id, CONTRADICTED, round(c, 6), [lead_c])
-    if s >= support:
-        return ClaimResult(claim, document_id, SUPPORTED, round(s, 6), [lead_s])
-    return ClaimResult(claim, document_id, NOT_MENTIONED, round(1.0 - max(s, c), 6), [lead_s])
 
 
 # Occlusion works on words; a window of three removes short phrases ("will not contain") whose

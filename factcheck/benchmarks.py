@@ -14,10 +14,9 @@ comparison isolates the method:
 * ``chunks-400``: the document cut into chunks of at most 400 tokens at sentence
   boundaries, as MiniCheck and AlignScore do; score = max P(entailment).
 
-Both baselines turn their NLI results into a verdict the way they were published:
-from the strongest passage (``aggregate.decide_by_strongest``), at the thresholds
-``eval/choose_thresholds.py`` chose on D data for a verdict from one passage
-(``BASELINE_SUPPORT``, ``BASELINE_CONTRADICT``), without the checks beyond NLI.
+Both baselines turn their NLI results into a verdict by the strongest passage
+(``aggregate.decide`` without a learned decision, at the thresholds
+``eval/choose_thresholds.py`` chose on D data), without the checks beyond NLI.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
-from factcheck.aggregate import decide_by_strongest
+from factcheck.aggregate import Thresholds, decide, strengths
 from factcheck.calibration import expected_calibration_error
 from factcheck.checker import Checker
 from factcheck.claims import Claim
@@ -46,8 +45,7 @@ METHODS = ("factcheck", "summac-zs", "chunks-400")
 CHUNK_TOKENS = 400
 RELIABILITY_BINS = 10
 VERDICTS = (SUPPORTED, CONTRADICTED, NOT_MENTIONED, CONFLICTING)
-# eval/thresholds.json: the best macro-F1 on D pairs for a verdict from a single passage's probabilities.
-BASELINE_SUPPORT, BASELINE_CONTRADICT = 0.35, 0.45
+BASELINE_THRESHOLDS = Thresholds().resolved()
 
 
 class BenchmarkDataError(ValueError):
@@ -289,9 +287,13 @@ def run_factcheck(checker: Checker, items: list[SystemItem]) -> MethodRun:
     results = checker.check_pairs([(Claim(item.claim, item.id), item.document) for item in items])
     scores, support = [], []
     for result in results:
-        p = result.verdict_probabilities or {SUPPORTED: 0.0, CONTRADICTED: 0.0}
-        scores.append(p[SUPPORTED] - p[CONTRADICTED])
-        support.append(p[SUPPORTED])
+        if result.verdict_probabilities:  # a learned decision
+            s, c = result.verdict_probabilities[SUPPORTED], result.verdict_probabilities[CONTRADICTED]
+        else:
+            judged = [strengths(e) for e in result.evidence] or [(0.0, 0.0)]
+            s, c = max(x[0] for x in judged), max(x[1] for x in judged)
+        scores.append(s - c)
+        support.append(s)
     return MethodRun("factcheck", [r.verdict for r in results], scores, support, results)
 
 
@@ -336,8 +338,7 @@ def run_baseline(checker: Checker, items: list[SystemItem], method: str) -> Meth
             )
             for (a, b), p in zip(spans, block)
         ]
-        claim = Claim(item.claim, item.id)
-        verdicts.append(decide_by_strongest(claim, item.document.id, passages, BASELINE_SUPPORT, BASELINE_CONTRADICT).verdict)
+        verdicts.append(decide(Claim(item.claim, item.id), item.document.id, passages, BASELINE_THRESHOLDS).verdict)
         entail = float(block[:, 0].max()) if len(block) else 0.0
         contra = float(block[:, 2].max()) if len(block) else 0.0
         scores.append(entail - contra if method == "summac-zs" else entail)

@@ -54,14 +54,19 @@ class Checker:
         batch_size: int = 32,
         show_progress: bool = False,
         backend: str = "auto",
-        verdicts: VerdictModel | None = None,
+        verdicts: VerdictModel | str | None = None,
     ):
         self._model_arg = model
         self.device = device
         self.backend = backend
-        model_folder = model.name_or_path if isinstance(model, NLIModel) else str(model) if model is not None else None
-        # The learned decision fitted for this NLI model (the shipped model's for one without its own).
-        self.verdicts = verdicts or verdict_model_for(model_folder)
+        # How a source's passages become a verdict: by the strongest passages (None, the default), or by the learned
+        # decision ("learned": the one fitted for this NLI model, else the shipped model's; or a VerdictModel).
+        if verdicts == "learned":
+            folder = model.name_or_path if isinstance(model, NLIModel) else str(model) if model is not None else None
+            verdicts = verdict_model_for(folder)
+        elif isinstance(verdicts, str):
+            raise ValueError(f"verdicts={verdicts!r}: use None (by the strongest passages), 'learned' or a VerdictModel")
+        self.verdicts = verdicts
         self.thresholds = (thresholds or Thresholds()).resolved(self.verdicts)
         self.key_spans = key_spans
         self.batch_size = batch_size

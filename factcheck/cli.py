@@ -192,13 +192,18 @@ def _checker(
 
 
 def _output_format(out: Path | None, chosen: ReportFormat | None) -> str:
+    """The report format, decided before any work is done, so that a bad output name fails at once."""
     from factcheck.report import format_for
 
-    return chosen.value if chosen else format_for(str(out) if out else None)
+    if chosen:
+        return chosen.value
+    try:
+        return format_for(str(out) if out else None)
+    except ValueError as error:
+        _fail(str(error))
 
 
-def _emit(report, documents, checker, out: Path | None, output_format: ReportFormat | None) -> None:
-    chosen = _output_format(out, output_format)
+def _emit(report, documents, checker, out: Path | None, chosen: str) -> None:
     if chosen == "html":
         from factcheck.html import render_html
 
@@ -254,6 +259,7 @@ def check(
     from factcheck.claims import parse_claims
     from factcheck.ingest import load_documents
 
+    chosen = _output_format(out, output_format)
     try:
         text = sys.stdin.read() if claims == "-" else Path(claims).read_text(encoding="utf-8-sig")
         claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
@@ -263,7 +269,7 @@ def check(
         report = checker.check(claim_list, documents)
     except (OSError, *_load_errors()) as error:
         _fail(str(error))
-    _emit(report, documents, checker, out, output_format)
+    _emit(report, documents, checker, out, chosen)
 
 
 @app.command()
@@ -287,6 +293,7 @@ def compare(
     """
     from factcheck.ingest import load_documents
 
+    chosen = _output_format(out, output_format)
     try:
         documents = load_documents([article_a, article_b])
         thresholds = (support_threshold, contradict_threshold, conflict_threshold)
@@ -294,7 +301,7 @@ def compare(
         report = checker.compare(*documents)
     except (OSError, *_load_errors()) as error:
         _fail(str(error))
-    _emit(report, documents, checker, out, output_format)
+    _emit(report, documents, checker, out, chosen)
 
 
 @app.command()

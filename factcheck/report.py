@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from factcheck.claims import Claim
 from factcheck.mismatch import Mismatch
@@ -174,10 +175,18 @@ _FORMAT_OF_SUFFIX = {f: f for f in FORMATS} | {"markdown": "md", "html": "html",
 
 
 def format_for(path: str | None, default: str = "jsonl") -> str:
-    """The format a file name asks for by its extension (``html`` included, which needs the documents)."""
-    if not path or path == "-" or "." not in path:
+    """The format a file name asks for by its extension (``html`` included, which needs the documents).
+
+    A name without an extension gets ``default``; an extension we cannot write is an error, never a file of
+    another format under a misleading name (JSON lines in ``report.xlsx``)."""
+    name = Path(path).name if path else ""
+    if not name or name == "-" or "." not in name.lstrip("."):
         return default
-    return _FORMAT_OF_SUFFIX.get(path.rsplit(".", 1)[-1].lower(), default)
+    suffix = name.rsplit(".", 1)[-1].lower()
+    if suffix not in _FORMAT_OF_SUFFIX:
+        known = ", ".join(f".{s}" for s in _FORMAT_OF_SUFFIX)
+        raise ValueError(f"{path}: cannot write .{suffix} files; name the output {known}, or choose one with --format")
+    return _FORMAT_OF_SUFFIX[suffix]
 
 
 def _cell(text: str | None) -> str:

@@ -87,12 +87,22 @@ def render_identity(probe: dict) -> str:
     )
 
 
+def _licence(source: str) -> str:
+    name = source.split(":", 1)[-1]  # "replay:lingnli-train", "news:fnc1-agree"
+    if name in SETS:
+        return SETS[name].licence
+    if name.startswith("fnc1-"):
+        return "FNC-1 train: no licence file upstream (research use)"
+    if name == "off-topic":
+        return "derived from MultiNLI, LingNLI, ConjNLI, RTE, AddOne-RTE (see news_pairs.py)"
+    return "derived from the sets above (see synthetic.py)"
+
+
 def render_data_table(record: dict) -> str:
     """Training data by source, with licences, from the recipe's own ``training_record.json``."""
     lines = ["| source | pairs | licence |", "|---|---:|---|"]
     for source, count in record["pairs_by_source"].items():
-        licence = SETS[source].licence if source in SETS else "derived from the sets above (see synthetic.py)"
-        lines.append(f"| {source} | {count} | {licence} |")
+        lines.append(f"| {source} | {count} | {_licence(source)} |")
     lines.append(f"| **total** | **{record['training_pairs']}** | |")
     return "\n".join(lines)
 
@@ -115,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     identity = identity_probe(model, args.data_dir)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     summary = {
-        "model": args.model,
+        "model": model.display_name,
         "temperature": model.temperature,
         "commit": commit or None,
         "seconds": round(time.time() - started, 1),

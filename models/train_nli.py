@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         "pairs_by_source": counts,
         "hyper_parameters": {
             # Paths of this machine say nothing to a reader: the work dir by its name, a base by name and hash.
-            k: _named(v) if k == "base" and v else Path(v).name if k == "work_dir" else str(v) if isinstance(v, Path) else v
+            k: _named(v) if k in ("base", "fnc_labeller") and v else Path(v).name if k in ("work_dir", "output") else str(v) if isinstance(v, Path) else v
             for k, v in vars(args).items()
             if k != "export_only"
         },

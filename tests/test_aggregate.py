@@ -22,57 +22,63 @@ def evidence(text, e, n, c, start=100, similarity=0.9):
     return Evidence("doc", start, start + len(text), text, probabilities, 0.1, similarity)
 
 
-VERDICTS = verdict_model_for(None)  # the shipped model's learned decision
-T = Thresholds().resolved(VERDICTS)
+HAND = Thresholds().resolved()  # the default: by the strongest passages
+VERDICTS = verdict_model_for(None)  # the shipped model's learned decision, opt-in
+LEARNED = Thresholds().resolved(VERDICTS)
 SAYS_NOT = "At the same time, the document will not contain any commitments regarding NATO."
 SAYS_SO = "The document will contain commitments regarding NATO, officials said."
 ELSE = "The document was handed over in Geneva on Friday."
 
 
-def test_clear_evidence_decides_the_verdict():
-    assert decide(CLAIM, "doc", [evidence(SAYS_SO, 0.95, 0.03, 0.02)], T, VERDICTS).verdict == "supported"
-    assert decide(CLAIM, "doc", [evidence(SAYS_NOT, 0.02, 0.03, 0.95)], T, VERDICTS).verdict == "contradicted"
-    assert decide(CLAIM, "doc", [evidence(ELSE, 0.05, 0.9, 0.05, similarity=0.5)], T, VERDICTS).verdict == "not_mentioned"
-    both = decide(CLAIM, "doc", [evidence(SAYS_SO, 0.95, 0.03, 0.02), evidence(SAYS_NOT, 0.02, 0.03, 0.95)], T, VERDICTS)
+def test_verdicts_from_the_strongest_support_and_contradiction():
+    assert decide(CLAIM, "doc", [evidence("a", 0.9, 0.05, 0.05)], HAND).verdict == "supported"
+    assert decide(CLAIM, "doc", [evidence("a", 0.1, 0.2, 0.7)], HAND).verdict == "contradicted"
+    assert decide(CLAIM, "doc", [evidence("a", 0.2, 0.6, 0.2)], HAND).verdict == "not_mentioned"
+    both = decide(CLAIM, "doc", [evidence("a", 0.9, 0.05, 0.05), evidence("b", 0.05, 0.05, 0.9)], HAND)
     assert both.verdict == "conflicting"
-    assert both.best_support.text == SAYS_SO and both.best_contradiction.text == SAYS_NOT
-    empty = decide(CLAIM, "doc", [], T, VERDICTS)
-    assert empty.verdict == "not_mentioned" and empty.confidence == 1.0
+    assert both.best_support.text == "a" and both.best_contradiction.text == "b"
+    assert decide(CLAIM, "doc", [], HAND).verdict == "not_mentioned"
 
 
-def test_confidence_is_the_decisions_probability_of_the_verdict():
+def test_confidence_is_the_deciding_probability():
+    result = decide(CLAIM, "doc", [evidence("a", 0.1, 0.2, 0.7), evidence("b", 0.3, 0.6, 0.1)], HAND)
+    assert result.confidence == 0.7
+    assert result.evidence[0].text == "a"
+    silent = decide(CLAIM, "doc", [evidence("a", 0.2, 0.7, 0.1)], HAND)
+    assert silent.confidence == 0.8
+    assert result.verdict_probabilities is None  # only a learned decision has them
+
+
+def test_the_learned_decision_gives_a_calibrated_probability_for_each_verdict():
     for passages in ([evidence(SAYS_NOT, 0.02, 0.03, 0.95)], [evidence(ELSE, 0.05, 0.9, 0.05, similarity=0.5)]):
-        result = decide(CLAIM, "doc", passages, T, VERDICTS)
-        assert result.confidence == result.verdict_probabilities[result.verdict]
+        result = decide(CLAIM, "doc", passages, LEARNED, VERDICTS)
         assert abs(sum(result.verdict_probabilities.values()) - 1.0) < 1e-5
+        assert result.confidence == result.verdict_probabilities[result.verdict] or result.verdict == "conflicting"
+    off_topic = decide(CLAIM, "doc", [evidence(ELSE, 0.05, 0.9, 0.05, similarity=0.5)], LEARNED, VERDICTS)
+    assert off_topic.verdict == "not_mentioned"
 
 
-def test_one_spurious_contradiction_among_supporting_passages_is_no_contradiction():
+def test_the_learned_decision_weighs_one_spurious_contradiction_against_the_rest():
     passages = [
         evidence(SAYS_SO, 0.85, 0.1, 0.05),
         evidence("Officials confirmed the document contains commitments on NATO.", 0.8, 0.15, 0.05),
         evidence(ELSE, 0.1, 0.35, 0.55, similarity=0.6),
     ]
-    assert decide(CLAIM, "doc", passages, T, VERDICTS).verdict == "supported"
-
-
-def test_unclear_evidence_is_never_a_confident_contradiction():
+    assert decide(CLAIM, "doc", passages, LEARNED, VERDICTS).verdict == "supported"
     unclear = [evidence(ELSE, 0.3, 0.25, 0.45, similarity=0.6), evidence(SAYS_SO, 0.35, 0.3, 0.35)]
-    result = decide(CLAIM, "doc", unclear, T, VERDICTS)
+    result = decide(CLAIM, "doc", unclear, LEARNED, VERDICTS)
     assert result.verdict != "contradicted" and result.confidence < 0.8
 
 
 def test_the_operating_points_are_parameters_a_user_can_move():
     lone = [evidence(SAYS_NOT, 0.2, 0.35, 0.45)]
-    strict = decide(CLAIM, "doc", lone, T, VERDICTS)
-    p = strict.verdict_probabilities
+    p = decide(CLAIM, "doc", lone, LEARNED, VERDICTS).verdict_probabilities
     eager = Thresholds(contradict=p["contradicted"] - 1e-3, support=1.0).resolved(VERDICTS)
     assert (decide(CLAIM, "doc", lone, eager, VERDICTS).verdict == "contradicted") == (p["contradicted"] >= p["supported"])
-    assert decide(CLAIM, "doc", lone, Thresholds(contradict=1.0, support=1.0).resolved(VERDICTS), VERDICTS).verdict in (
-        "not_mentioned",
-        "conflicting",
-    )
-    assert T.contradict == VERDICTS.contradict and T.support == VERDICTS.support
+    never = Thresholds(contradict=1.0, support=1.0).resolved(VERDICTS)
+    assert decide(CLAIM, "doc", lone, never, VERDICTS).verdict == "not_mentioned"
+    assert LEARNED.contradict == VERDICTS.contradict and LEARNED.support == VERDICTS.support
+    assert (HAND.support, HAND.contradict) == (0.35, 0.45)
 
 
 def test_a_verdict_model_round_trips_through_json(tmp_path):
@@ -107,7 +113,7 @@ def test_a_passage_about_something_else_neither_supports_nor_contradicts():
     text = "The rest came from a loan by the national development bank."
     off_topic = apply_rules("The ferry terminal opened on Monday.", evidence(text, 0.05, 0.1, 0.85, similarity=0.2), Thresholds())
     assert off_topic.rule == "unrelated" and strengths(off_topic) == (0.0, 0.0)
-    assert decide(CLAIM, "doc", [off_topic], T, VERDICTS).verdict == "not_mentioned"
+    assert decide(CLAIM, "doc", [off_topic], HAND).verdict == "not_mentioned"
     # Shared words make a passage related even when the embeddings disagree.
     related = apply_rules("The bank gave a loan for the rest.", evidence(text, 0.9, 0.05, 0.05, similarity=0.2), Thresholds())
     assert related.rule is None

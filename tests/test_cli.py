@@ -165,3 +165,10 @@ def test_batch_on_the_examples(tmp_path):
         assert (row["claim"]["text"], row["document_id"]) == (case["claim"], ARTICLE.stem)
     assert result.stderr.splitlines()[-1].startswith(f"{out}: 3 jobs, 3 with results, 0 errors (")
     assert pd.read_json(io.StringIO(out.read_text()), lines=True)["id"].tolist() == [case["id"] for case in cases[:3]]
+
+
+def test_an_output_name_we_cannot_write_is_an_error_before_any_work(tmp_path):
+    result = run_cli("check", "-c", "-", "-a", REPO / "factcheck/examples/port-ellis-ferry.txt", "--out", tmp_path / "report.xlsx", input="A claim.\n")
+    assert result.returncode == 2
+    assert "report.xlsx: cannot write .xlsx files" in result.stderr and ".jsonl" in result.stderr and ".html" in result.stderr
+    assert not (tmp_path / "report.xlsx").exists()

@@ -89,4 +89,14 @@ def test_quick_run_shows_no_regression(data_dir, tmp_path):
         for r in now["system_level"]
         if r["method"] == "factcheck" and r["balanced_accuracy"] < before[r["benchmark"], r["method"]] - TOLERANCE["system"]
     ]
+    # A false "contradicted" is the worst error: the share of supported claims called contradicted must not grow.
+    before = {(r["benchmark"], r["method"]): r.get("supported_called_contradicted") for r in reference["system_level"]}
+    drops += [
+        f"{r['benchmark']}: supported called contradicted {r['supported_called_contradicted']:.3f}, was {before[key]:.3f}"
+        for r in now["system_level"]
+        if r["method"] == "factcheck"
+        and before.get(key := (r["benchmark"], r["method"])) is not None
+        and r["supported_called_contradicted"] is not None
+        and r["supported_called_contradicted"] > before[key] + TOLERANCE["system"]
+    ]
     assert not drops, "regressions against eval/quick (rerun `factcheck eval --quick --out eval/quick` after a deliberate change):\n" + "\n".join(drops)
