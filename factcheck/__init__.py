@@ -13,6 +13,7 @@ _LAZY = {
     "Document": "factcheck.ingest",
     "Report": "factcheck.report",
     "Thresholds": "factcheck.aggregate",
+    "VerdictModel": "factcheck.aggregate",
     "NLIModel": "factcheck.infer",
     "LABELS": "factcheck.nli_data",
     "score_pairs": "factcheck.pairs",

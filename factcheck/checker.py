@@ -14,6 +14,7 @@ that the "unrelated" rule rules out are not sent to the model at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
@@ -113,9 +114,18 @@ class Checker:
         docs = load_documents(documents)
         return Report(self._check(claim_list, docs))
 
+    @classmethod
+    def comparison_pair(cls, a: DocumentLike, b: DocumentLike) -> tuple[Document, Document]:
+        """The two documents of a comparison, one from each argument. The same file twice is a fair question (the
+        answer: everything agrees), so the second copy gets an id of its own, "<id> (again)"."""
+        doc_a, doc_b = cls._one_document(a), cls._one_document(b)
+        if doc_b.id == doc_a.id:
+            doc_b = replace(doc_b, id=f"{doc_b.id} (again)")
+        return doc_a, doc_b
+
     def compare(self, a: DocumentLike, b: DocumentLike) -> Comparison:
         """The claims of A checked against B, and those of B against A."""
-        doc_a, doc_b = load_documents([a, b])
+        doc_a, doc_b = self.comparison_pair(a, b)
         results = self._check(self._claims_of(doc_a), [doc_b]) + self._check(self._claims_of(doc_b), [doc_a])
         return Comparison(results, document_a=doc_a.id, document_b=doc_b.id)
 
@@ -148,7 +158,7 @@ class Checker:
     def _one_document(document: DocumentLike) -> Document:
         found = load_documents(document)
         if len(found) != 1:
-            raise ValueError(f"{document}: check_pairs needs one document per claim, this gives {len(found)}")
+            raise ValueError(f"{document}: one document expected here, this gives {len(found)}")
         return found[0]
 
     def _check(self, claims: list[Claim], documents: list[Document]) -> list[ClaimResult]:

@@ -104,7 +104,8 @@ SupportOption = Annotated[
         "--support-threshold",
         min=0.0,
         max=1.0,
-        help="Probability of 'supported' at which a source supports a claim; default: the learned operating point.",
+        help="Probability of 'supported' at which a source supports a claim; default: the decision's own "
+        "(0.35 by the strongest passage, the learned operating point with --decision learned).",
     ),
 ]
 ContradictOption = Annotated[
@@ -113,8 +114,9 @@ ContradictOption = Annotated[
         "--contradict-threshold",
         min=0.0,
         max=1.0,
-        help="Probability of 'contradicted' at which a source contradicts a claim; default: the learned operating "
-        "point, chosen for precision. Lower it to see more possible contradictions, with more false ones.",
+        help="Probability of 'contradicted' at which a source contradicts a claim; default: the decision's own "
+        "(0.45 by the strongest passage, the learned operating point, chosen for precision, with --decision "
+        "learned). Lower it to see more possible contradictions, with more false ones.",
     ),
 ]
 ConflictOption = Annotated[
@@ -124,6 +126,19 @@ ConflictOption = Annotated[
         min=0.0,
         max=1.0,
         help="A source that reaches this for support and contradiction is 'conflicting'.",
+    ),
+]
+class Decision(str, Enum):
+    strongest = "strongest"
+    learned = "learned"
+
+
+DecisionOption = Annotated[
+    Decision,
+    typer.Option(
+        "--decision",
+        help="How a source's passages become a verdict: by the strongest passage, or by the learned decision "
+        "fitted for the model (decision.json beside it; calibrated probabilities of each verdict).",
     ),
 ]
 BatchSizeOption = Annotated[int, typer.Option("--batch-size", min=1, help="Pairs per NLI forward pass.")]
@@ -181,13 +196,19 @@ def _checker(
     backend: Backend,
     threads: int | None,
     progress: bool,
+    decision: Decision,
 ):
     from factcheck.checker import Checker
 
     _set_threads(threads)
     thresholds = Thresholds(support=support, contradict=contradict, conflict=conflict)
     return Checker(
-        model=model, thresholds=thresholds, batch_size=batch_size, backend=backend.value, show_progress=progress
+        model=model,
+        thresholds=thresholds,
+        batch_size=batch_size,
+        backend=backend.value,
+        show_progress=progress,
+        verdicts="learned" if decision is Decision.learned else None,
     )
 
 
@@ -247,6 +268,7 @@ def check(
     support_threshold: SupportOption = _DEFAULT_THRESHOLDS.support,
     contradict_threshold: ContradictOption = _DEFAULT_THRESHOLDS.contradict,
     conflict_threshold: ConflictOption = _DEFAULT_THRESHOLDS.conflict,
+    decision: DecisionOption = Decision.strongest,
     batch_size: BatchSizeOption = 32,
     backend: BackendOption = Backend.auto,
     threads: ThreadsOption = None,
@@ -257,15 +279,15 @@ def check(
     One row per claim and source in jsonl and csv (pandas.read_json(lines=True) / read_csv read them as they are).
     """
     from factcheck.claims import parse_claims
-    from factcheck.ingest import load_documents
+    from factcheck.ingest import load_documents, read_text
 
     chosen = _output_format(out, output_format)
     try:
-        text = sys.stdin.read() if claims == "-" else Path(claims).read_text(encoding="utf-8-sig")
+        text = sys.stdin.read() if claims == "-" else read_text(claims)
         claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
         documents = load_documents([str(a) for a in articles])
         thresholds = (support_threshold, contradict_threshold, conflict_threshold)
-        checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet))
+        checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
         report = checker.check(claim_list, documents)
     except (OSError, *_load_errors()) as error:
         _fail(str(error))
@@ -282,6 +304,7 @@ def compare(
     support_threshold: SupportOption = _DEFAULT_THRESHOLDS.support,
     contradict_threshold: ContradictOption = _DEFAULT_THRESHOLDS.contradict,
     conflict_threshold: ConflictOption = _DEFAULT_THRESHOLDS.conflict,
+    decision: DecisionOption = Decision.strongest,
     batch_size: BatchSizeOption = 32,
     backend: BackendOption = Backend.auto,
     threads: ThreadsOption = None,
@@ -291,15 +314,16 @@ def compare(
 
     As html: both articles side by side, each claim linked to its evidence in the other.
     """
-    from factcheck.ingest import load_documents
 
     chosen = _output_format(out, output_format)
     try:
-        documents = load_documents([article_a, article_b])
+        from factcheck.checker import Checker
+
+        documents = Checker.comparison_pair(article_a, article_b)
         thresholds = (support_threshold, contradict_threshold, conflict_threshold)
-        checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet))
+        checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
         report = checker.compare(*documents)
-    except (OSError, *_load_errors()) as error:
+    except (OSError, ValueError, *_load_errors()) as error:
         _fail(str(error))
     _emit(report, documents, checker, out, chosen)
 

@@ -173,6 +173,17 @@ def _read_file(path: Path) -> list[tuple[Document, str]]:
     return [(_document(str(path), text=text, id=path.stem, path=str(path)), str(path))]
 
 
+def read_text(path: str | Path) -> str:
+    """A text file's text, with the encoding detection and the errors (naming the file) articles get: for claims
+    and jobs files too, which come from the same places."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise IngestError(f"{path}: cannot read: {e.strerror or e}") from e
+    return _decode(data, path)
+
+
 def _decode(data: bytes, path: Path) -> str:
     text = _decode_bytes(data, path)
     if len(_CONTROL.findall(text)) > len(text) / 100:

@@ -145,7 +145,6 @@ def main(argv: list[str] | None = None) -> None:
     part_of = np.array([name for name, part in parts.items() for _ in part])
     gold = np.array([VERDICT_CLASSES.index(item.gold) for item in items])
     groups = np.array([item.document.id for item in items])
-    is_fnc = part_of == "fnc-1-dev"
 
     def fitted(x: np.ndarray, y: np.ndarray):
         scaler = StandardScaler().fit(x)

@@ -172,3 +172,44 @@ def test_an_output_name_we_cannot_write_is_an_error_before_any_work(tmp_path):
     assert result.returncode == 2
     assert "report.xlsx: cannot write .xlsx files" in result.stderr and ".jsonl" in result.stderr and ".html" in result.stderr
     assert not (tmp_path / "report.xlsx").exists()
+
+
+def test_the_learned_decision_is_one_flag_away():
+    ferry = REPO / "factcheck/examples/port-ellis-ferry.txt"
+    result = run_cli("check", "-c", "-", "-a", ferry, "--decision", "learned", input="The terminal cost 48 million euros.\n")
+    assert result.returncode == 0, result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["verdict"] == "supported"
+    assert abs(sum(row["verdict_probabilities"].values()) - 1.0) < 1e-5
+    assert row["confidence"] == row["verdict_probabilities"]["supported"]
+
+
+def test_a_file_compared_with_itself_agrees_with_itself(tmp_path):
+    ferry = REPO / "factcheck/examples/port-ellis-ferry.txt"
+    result = run_cli("compare", ferry, ferry, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["document_b"] == "port-ellis-ferry (again)"
+    assert report["results"] and not report["contradictions"]
+    assert {r["verdict"] for r in report["results"]} == {"supported"}
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"\x00\x01\x02binary\xff\xfe", "binary file"),
+        # too short for a confident guess of its encoding: an error naming the file, as an article gets
+        ("Die Fähre fuhr pünktlich ab.\n".encode("latin-1"), "cannot determine text encoding"),
+        ("\ufeffThe terminal cost 48 million euros.\n".encode("utf-8"), None),  # a BOM is no part of the claim
+    ],
+)
+def test_claims_files_get_the_encoding_detection_and_errors_articles_get(tmp_path, content, expected):
+    claims = tmp_path / "claims.txt"
+    claims.write_bytes(content)
+    result = run_cli("check", "-c", claims, "-a", REPO / "factcheck/examples/port-ellis-ferry.txt")
+    if expected:
+        assert result.returncode == 2 and str(claims) in result.stderr and expected in result.stderr
+        assert "Traceback" not in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        assert not json.loads(result.stdout.splitlines()[0])["claim"]["text"].startswith("\ufeff")
