@@ -33,7 +33,7 @@ from factcheck.aggregate import (
 )
 from factcheck.claims import Claim, as_claims, extract_claims
 from factcheck.infer import NLIModel
-from factcheck.ingest import Document, load_documents
+from factcheck.ingest import Document, distinguishing_ends, load_documents
 from factcheck.nli_data import LABELS
 from factcheck.report import NOT_MENTIONED, SUPPORTED, ClaimResult, Comparison, Evidence, Report
 from factcheck.retrieve import Embedder, Retriever
@@ -116,12 +116,16 @@ class Checker:
 
     @classmethod
     def comparison_pair(cls, a: DocumentLike, b: DocumentLike) -> tuple[Document, Document]:
-        """The two documents of a comparison, one from each argument. The same file twice is a fair question (the
-        answer: everything agrees), so the second copy gets an id of its own, "<id> (again)"."""
+        """The two documents of a comparison, one from each argument, with ids that tell them apart. The same file
+        twice is a fair question (the answer: everything agrees): the second copy is "<id> (again)"."""
         doc_a, doc_b = cls._one_document(a), cls._one_document(b)
-        if doc_b.id == doc_a.id:
-            doc_b = replace(doc_b, id=f"{doc_b.id} (again)")
-        return doc_a, doc_b
+        if doc_b.id != doc_a.id:
+            return doc_a, doc_b
+        paths = [Path(d.path).resolve().with_suffix("") if d.path else None for d in (doc_a, doc_b)]
+        if None not in paths and paths[0] != paths[1]:  # two files of the same name: nyt/article, wapo/article
+            end_a, end_b = distinguishing_ends(paths)
+            return replace(doc_a, id=end_a), replace(doc_b, id=end_b)
+        return doc_a, replace(doc_b, id=f"{doc_b.id} (again)")
 
     def compare(self, a: DocumentLike, b: DocumentLike) -> Comparison:
         """The claims of A checked against B, and those of B against A."""

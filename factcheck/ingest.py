@@ -21,7 +21,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date as _date
 from pathlib import Path
 
@@ -91,29 +91,51 @@ def _iso_date(value: object) -> str:
 def load_documents(inputs: Iterable[str | Path | Document] | str | Path | Document) -> list[Document]:
     """Documents from files, folders (recursively, sorted), glob patterns and ``Document`` objects, in input order.
 
-    A file reached twice (a folder and a file in it) is read once; two documents with the same id are an error.
+    A file reached twice (a folder and a file in it) is read once. A document named after its file keeps the file
+    name as its id; when two files share a name (``nyt/article.txt``, ``wapo/article.txt``), each gets the shortest
+    end of its path that tells them apart (``nyt/article``, ``wapo/article``). Two documents given the same id
+    any other way (JSON records, ``Document`` objects) are an error.
     """
     # A lone path would otherwise be iterated character by character.
     if isinstance(inputs, (str, Path, Document)):
         inputs = [inputs]
-    documents: list[Document] = []
-    origin_of_id: dict[str, str] = {}
+    found: list[tuple[Document, str]] = []
     files_read: set[Path] = set()
     for item in inputs:
         if isinstance(item, Document):
-            batch = [(item, item.path or "a Document passed in")]
+            found.append((item, item.path or "a Document passed in"))
         else:
-            batch = []
             for path in _expand(item):
                 if path.resolve() not in files_read:
                     files_read.add(path.resolve())
-                    batch.extend(_read_file(path))
-        for document, origin in batch:
-            if document.id in origin_of_id:
-                raise IngestError(f"duplicate document id {document.id!r}: {origin_of_id[document.id]} and {origin}")
-            origin_of_id[document.id] = origin
-            documents.append(document)
-    return documents
+                    found.extend(_read_file(path))
+    by_id: dict[str, list[int]] = {}
+    for i, (document, _) in enumerate(found):
+        by_id.setdefault(document.id, []).append(i)
+    for doc_id, members in by_id.items():
+        if len(members) == 1:
+            continue
+        named_by_file = [found[i][0].path and Path(found[i][0].path).stem == doc_id for i in members]
+        paths = [Path(found[i][0].path).resolve().with_suffix("") if found[i][0].path else None for i in members]
+        if not all(named_by_file) or len(set(paths)) != len(paths):
+            first, second = (found[i][1] for i in members[:2])
+            raise IngestError(f"duplicate document id {doc_id!r}: {first} and {second}")
+        for i, new_id in zip(members, distinguishing_ends(paths)):
+            found[i] = (replace(found[i][0], id=new_id), found[i][1])
+    ids = [document.id for document, _ in found]
+    if len(set(ids)) != len(ids):  # a distinguishing end that is some other document's id
+        clash = next(i for i in ids if ids.count(i) > 1)
+        raise IngestError(f"duplicate document id {clash!r}: rename one of the files")
+    return [document for document, _ in found]
+
+
+def distinguishing_ends(paths: list[Path]) -> list[str]:
+    """For paths (without extension) that end alike, the fewest trailing parts that tell each from the others."""
+    for depth in range(1, max(len(p.parts) for p in paths) + 1):
+        ends = ["/".join(p.parts[-depth:]) for p in paths]
+        if len(set(ends)) == len(ends):
+            return ends
+    return [str(p) for p in paths]
 
 
 def _supported() -> str:

@@ -213,3 +213,17 @@ def test_claims_files_get_the_encoding_detection_and_errors_articles_get(tmp_pat
     else:
         assert result.returncode == 0, result.stderr
         assert not json.loads(result.stdout.splitlines()[0])["claim"]["text"].startswith("\ufeff")
+
+
+def test_two_outlets_with_the_same_file_name_can_be_checked_and_compared(tmp_path):
+    text = (REPO / "factcheck/examples/port-ellis-ferry.txt").read_text(encoding="utf-8")
+    (tmp_path / "nyt").mkdir()
+    (tmp_path / "wapo").mkdir()
+    (tmp_path / "nyt" / "article.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "wapo" / "article.txt").write_text(text.replace("212 passengers", "120 passengers"), encoding="utf-8")
+    checked = run_cli("check", "-c", "-", "-a", tmp_path / "nyt/article.txt", "-a", tmp_path / "wapo/article.txt", input="The first ferry carried 212 passengers.\n")
+    assert checked.returncode == 0, checked.stderr
+    assert [json.loads(line)["document_id"] for line in checked.stdout.splitlines()] == ["nyt/article", "wapo/article"]
+    compared = run_cli("compare", tmp_path / "nyt/article.txt", tmp_path / "wapo/article.txt", "--format", "json")
+    assert compared.returncode == 0, compared.stderr
+    assert json.loads(compared.stdout)["document_a"] == "nyt/article"

@@ -114,9 +114,16 @@ def test_same_file_twice_is_read_once(tmp_path):
     assert len(load_documents([tmp_path, path])) == 1
 
 
-def test_duplicate_ids_name_both_files(tmp_path):
-    first = write(tmp_path / "x" / "story.txt", "One.")
-    second = write(tmp_path / "y" / "story.md", "Two.")
+def test_files_of_the_same_name_get_the_shortest_path_that_tells_them_apart(tmp_path):
+    first = write(tmp_path / "nyt" / "2024" / "article.txt", "One.")
+    second = write(tmp_path / "wapo" / "2024" / "article.md", "Two.")
+    third = write(tmp_path / "story.txt", "Three.")
+    assert [d.id for d in load_documents([first, second, third])] == ["nyt/2024/article", "wapo/2024/article", "story"]
+
+
+def test_duplicate_ids_given_in_records_name_both_places(tmp_path):
+    first = write(tmp_path / "a.jsonl", '{"id": "story", "text": "One."}\n')
+    second = write(tmp_path / "b.jsonl", '{"id": "story", "text": "Two."}\n')
     with pytest.raises(IngestError, match="duplicate document id 'story'") as error:
         load_documents([first, second])
     assert str(first) in str(error.value) and str(second) in str(error.value)
