@@ -26,7 +26,18 @@ EXPECTED = {
     "qags-cnndm": (714, {SUPPORTED, NOT_SUPPORTED}),
     "qags-xsum": (239, {SUPPORTED, NOT_SUPPORTED}),
     "averitec-dev": (500, {SUPPORTED, CONTRADICTED, NOT_MENTIONED, "conflicting"}),
+    # held-out bodies: every agree, disagree and discuss headline (763 + 191 + 1,741) and a quarter of the unrelated
+    "fnc-1-dev": (4539, {SUPPORTED, CONTRADICTED, NOT_MENTIONED}),
 }
+
+
+def test_fnc1_is_split_by_body(data_dir):
+    from factcheck.benchmarks import fnc1_rows
+
+    train, dev = fnc1_rows(data_dir, "train"), fnc1_rows(data_dir, "dev")
+    assert len(train) + len(dev) == 49972
+    assert not {r["body_id"] for r in train} & {r["body_id"] for r in dev}
+    assert all(int(r["body_id"]) % 5 == 0 for r in dev)
 
 
 @pytest.fixture(scope="module")

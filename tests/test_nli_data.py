@@ -26,3 +26,20 @@ def test_unknown_set_and_missing_directory_are_clear(tmp_path):
         load_set("no-such-set", tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_set("snli-test", tmp_path / "absent")
+
+
+def test_the_nearest_other_premise_is_never_the_hypothesis_own():
+    import numpy as np
+
+    from factcheck.nli_data import nearest_other_premise
+
+    vectors = {"a dog runs": [1.0, 0.0], "a dog sleeps": [0.9, 0.1], "the market fell": [0.0, 1.0], "dogs move": [1.0, 0.05]}
+
+    def embed(texts):
+        rows = np.array([vectors[t] for t in texts])
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    found = nearest_other_premise(["a dog runs", "the market fell"], ["dogs move", "a dog sleeps"], embed)
+    # "dogs move" was written against "a dog runs": its nearest other premise is the market one
+    assert [(premise, hypothesis) for premise, hypothesis, _ in found] == [("the market fell", "dogs move"), ("a dog runs", "a dog sleeps")]
+    assert all(-1.0 <= similarity <= 1.0 for _, _, similarity in found)

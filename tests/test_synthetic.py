@@ -41,8 +41,10 @@ def test_generate_is_reproducible_and_labels_by_kind():
     second, _ = generate(sentences, per_kind=5, seed=1)
     assert first == second
     entailed_kinds = {"clause", "identity", "restate"}
+    neutral_kinds = {"missing-clause", "missing-detail"}
     assert {r["label"] for r in first if r["kind"] in entailed_kinds} == {"entailment"}
-    assert {r["label"] for r in first if r["kind"] not in entailed_kinds} == {"contradiction"}
+    assert {r["label"] for r in first if r["kind"] in neutral_kinds} == {"neutral"}
+    assert {r["label"] for r in first if r["kind"] not in entailed_kinds | neutral_kinds} == {"contradiction"}
     assert any(r["premise"] == r["hypothesis"] for r in first if r["kind"] == "identity")
     assert counts["negation"] >= 1 and counts["date"] >= 1
 
@@ -67,3 +69,13 @@ def test_negated_hypotheses_are_labelled_by_the_original_label():
         ("The man is not waiting for a bus.", "neutral"),
     }
     assert counts == {"negated-entailment": 1, "negated-neutral": 1}
+
+
+def test_a_claim_with_a_detail_the_passage_lacks_is_neutral():
+    sentences = ["The council met in Geneva on Friday to discuss the new budget."] * 2
+    rows, _ = generate(sentences, per_kind=5, seed=0)
+    detail = [r for r in rows if r["kind"] == "missing-detail"]
+    assert detail and all(r["label"] == "neutral" for r in detail)
+    for r in detail:
+        assert r["hypothesis"] == sentences[0]  # the claim is the whole sentence, the passage lacks a phrase
+        assert len(r["premise"]) < len(r["hypothesis"]) and ("Geneva" not in r["premise"] or "Friday" not in r["premise"])
