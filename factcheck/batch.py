@@ -12,7 +12,8 @@ the batch.
 
 Each output line goes out in one ``write`` call and is made durable (fsync)
 before the next job starts, so a run killed at any moment leaves complete lines and at
-most one cut-off last line. ``resume`` drops that cut-off line, counts the
+most one cut-off last line. Ctrl-C waits for the line being written; a write that
+fails (a full disk) takes its part-line back. ``resume`` drops that cut-off line, counts the
 records already written for each id and skips as many jobs of that id: the
 resumed output is byte for byte what an uninterrupted run writes.
 
@@ -28,9 +29,11 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -207,10 +210,34 @@ def read_done(path: Path) -> tuple[Counter, int]:
     return done, failed
 
 
+class BatchInterrupted(Exception):
+    """Ctrl-C (SIGINT) stopped the batch between two records; the output holds whole records only."""
+
+    def __init__(self, output: Path, written: int, total: int):
+        super().__init__(
+            f"interrupted: {output} holds the records of {written} of {total} jobs, each one whole; "
+            "run the same command with --resume to continue"
+        )
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Ctrl-C waits until the block is done (and then interrupts): a record is written wholly or not at all."""
+    if not hasattr(signal, "pthread_sigmask"):  # not on Windows, where the cut line is left to resume
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _Output:
     """Append-only JSON lines, each one durable before the next job starts."""
 
     def __init__(self, path: Path):
+        self.path = path
         existed = path.exists()
         try:
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -226,9 +253,20 @@ class _Output:
 
     def write(self, record: dict) -> None:
         data = memoryview((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
-        while data:
-            data = data[os.write(self.fd, data) :]
-        os.fsync(self.fd)
+        with _sigint_deferred():
+            end = os.lseek(self.fd, 0, os.SEEK_END)
+            try:
+                while data:
+                    data = data[os.write(self.fd, data) :]
+                os.fsync(self.fd)
+            except OSError as error:
+                # A full disk: take back the part of the record that got out (resume would drop it anyway).
+                with suppress(OSError):
+                    os.ftruncate(self.fd, end)
+                raise BatchError(
+                    f"{self.path}: cannot write: {error.strerror or error}; the records before it are kept: "
+                    "make room and run the same command with --resume to continue"
+                ) from None
 
     def close(self) -> None:
         os.close(self.fd)
@@ -350,9 +388,11 @@ class Batch:
             disable=not show_progress,
             dynamic_ncols=True,
         )
+        written = self.already_done
         try:
             for out in engine.outputs(self.tasks(), self.jobs_path):
                 output.write(out)
+                written += 1
                 failed += "error" in out
                 ok += "error" not in out
                 claims_done += len(out.get("summary", ()))  # one summary entry a claim
@@ -361,6 +401,8 @@ class Batch:
                 postfix = {"claims": claims_done, "pairs": pairs_done, "pairs/s": f"{rate:.1f}", "errors": failed}
                 progress.set_postfix(postfix, refresh=False)
                 progress.update()
+        except KeyboardInterrupt:
+            raise BatchInterrupted(self.out_path, written, self.total) from None
         finally:
             progress.close()
             output.close()

@@ -207,9 +207,32 @@ class Checker:
                 cursor += k
                 passages.append(apply_rules(claim.text, judged, self.thresholds) if k else judged)
             results.append(decide(claim, document.id, passages, self.thresholds, self.verdicts))
+        for result in self._cut_to_fit(jobs, related, results):
+            result.warnings.append(
+                f"the claim is {self._claim_tokens(result.claim.text)} tokens: with its evidence it exceeds the "
+                f"{self.nli.max_length} tokens the NLI model reads at once, so only its beginning was checked; "
+                "split it into shorter claims"
+            )
         if self.key_spans:
             self.explain(results)
         return results
+
+    def _claim_tokens(self, text: str) -> int:
+        return len(self.nli.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def _cut_to_fit(self, jobs: list, related: list[list[bool]], results: list[ClaimResult]) -> list[ClaimResult]:
+        """The results whose claim was too long to be read whole beside one of its passages."""
+        # Only a claim of a quarter of the model's length or more can be cut beside a passage of a few sentences;
+        # the rest are not tokenised again.
+        texts = {claim.text for claim, _, _ in jobs}
+        long_claims = {text for text in texts if self._claim_tokens(text) >= self.nli.max_length // 4}
+        cut = []
+        for (claim, _, candidates), keep, result in zip(jobs, related, results):
+            if claim.text in long_claims:
+                pairs = [(cand.passage.text, claim.text) for cand, k in zip(candidates, keep) if k]
+                if any(self.nli.overlong(pairs)):
+                    cut.append(result)
+        return cut
 
     def explain(self, results: list[ClaimResult]) -> None:
         """Give each deciding passage its key span, by occlusion, where no rule has already explained it.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +34,21 @@ class PairFormat(str, Enum):
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
+
+
+def _interrupted(message: str) -> None:
+    """Ctrl-C: what was kept, and the exit status a shell gives a command stopped by SIGINT."""
+    typer.echo(message, err=True)
+    raise typer.Exit(code=130)
+
+
+@contextmanager
+def _whole_report_or_none() -> Iterator[None]:
+    """Ctrl-C before the report is complete leaves no output at all (the report file is written in one step)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _interrupted("interrupted: nothing written (the report is written once every claim is checked)")
 
 
 @app.command()
@@ -238,8 +255,10 @@ def _emit(report, documents, checker, out: Path | None, chosen: str) -> None:
 
 def _write(text: str, out: Path | None) -> None:
     if out and str(out) != "-":
+        from factcheck.report import write_atomically
+
         try:
-            out.write_text(text, encoding="utf-8")
+            write_atomically(out, text)
         except OSError as error:
             _fail(f"{out}: cannot write: {error.strerror or error}")
     else:
@@ -279,19 +298,20 @@ def check(
     One row per claim and source in jsonl and csv (pandas.read_json(lines=True) / read_csv read them as they are).
     """
     from factcheck.claims import parse_claims
-    from factcheck.ingest import load_documents, read_text
+    from factcheck.ingest import decode_text, load_documents, read_text
 
     chosen = _output_format(out, output_format)
-    try:
-        text = sys.stdin.read() if claims == "-" else read_text(claims)
-        claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
-        documents = load_documents([str(a) for a in articles])
-        thresholds = (support_threshold, contradict_threshold, conflict_threshold)
-        checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
-        report = checker.check(claim_list, documents)
-    except (OSError, *_load_errors()) as error:
-        _fail(str(error))
-    _emit(report, documents, checker, out, chosen)
+    with _whole_report_or_none():
+        try:
+            text = decode_text(sys.stdin.buffer.read(), "<stdin>") if claims == "-" else read_text(claims)
+            claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
+            documents = load_documents([str(a) for a in articles])
+            thresholds = (support_threshold, contradict_threshold, conflict_threshold)
+            checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
+            report = checker.check(claim_list, documents)
+        except (OSError, *_load_errors()) as error:
+            _fail(str(error))
+        _emit(report, documents, checker, out, chosen)
 
 
 @app.command()
@@ -316,16 +336,17 @@ def compare(
     """
 
     chosen = _output_format(out, output_format)
-    try:
-        from factcheck.checker import Checker
+    with _whole_report_or_none():
+        try:
+            from factcheck.checker import Checker
 
-        documents = Checker.comparison_pair(article_a, article_b)
-        thresholds = (support_threshold, contradict_threshold, conflict_threshold)
-        checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
-        report = checker.compare(*documents)
-    except (OSError, ValueError, *_load_errors()) as error:
-        _fail(str(error))
-    _emit(report, documents, checker, out, chosen)
+            documents = Checker.comparison_pair(article_a, article_b)
+            thresholds = (support_threshold, contradict_threshold, conflict_threshold)
+            checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
+            report = checker.compare(*documents)
+        except (OSError, ValueError, *_load_errors()) as error:
+            _fail(str(error))
+        _emit(report, documents, checker, out, chosen)
 
 
 @app.command()
@@ -409,7 +430,7 @@ def batch(
 
     Exit status: 0 when every job has results, 1 when any has an error, 2 when the batch cannot run at all.
     """
-    from factcheck.batch import Batch, BatchError, CheckerSettings, LocalEngine
+    from factcheck.batch import Batch, BatchError, BatchInterrupted, CheckerSettings, LocalEngine
 
     if engine is BatchEngine.local and (address or actors):
         _fail("--address and --actors go with --engine ray")
@@ -429,6 +450,8 @@ def batch(
         else:
             runner = LocalEngine(checker)
         summary = planned.run(runner, show_progress=progress)
+    except BatchInterrupted as interrupted:
+        _interrupted(str(interrupted))
     except (BatchError, OSError, ImportError, RuntimeError, ValueError) as error:
         _fail(str(error))
     typer.echo(summary.line(), err=True)

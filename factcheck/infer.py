@@ -205,6 +205,14 @@ class NLIModel:
     def _run_onnx(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, {name: batch[name] for name in self._inputs})[0]
 
+    def overlong(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
+        """Which pairs are longer than the ``max_length`` tokens the model reads, and are cut to fit (the longer
+        text of the two loses its end)."""
+        if not pairs:
+            return []
+        encoded = self.tokenizer([p[0] for p in pairs], [p[1] for p in pairs], truncation=False, verbose=False)
+        return [len(ids) > self.max_length for ids in encoded["input_ids"]]
+
     def logits(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         """Raw logits in ``LABELS`` order, one row a pair, in the order given.
 

@@ -31,6 +31,10 @@ TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 JSON_SUFFIXES = frozenset({".json", ".jsonl"})
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+# The largest file read (articles, claims). A news article is kilobytes and a book a few megabytes; a larger file
+# is most likely not what the user meant (a dump, a disk image), and reading it whole would take its size in memory
+# several times over (bytes, text, sentences) before the first result.
+MAX_FILE_BYTES = 64 * 2**20
 
 # A first line such as " date 2022-01-22 ", as in our article dumps: metadata, not article text.
 DATE_HEADER = re.compile(r"[^\S\r\n]*date:?[^\S\r\n]+(\d{4}-\d{2}-\d{2})[^\S\r\n]*(?=[\r\n]|\Z)", re.IGNORECASE)
@@ -180,11 +184,7 @@ def _read_file(path: Path) -> list[tuple[Document, str]]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(f"{path}: unsupported file type {suffix or '(no extension)'}; supported: {_supported()}")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise IngestError(f"{path}: cannot read: {e.strerror or e}") from e
-    text = _decode(data, path)
+    text = read_text(path)
     if not text.strip():
         raise IngestError(f"{path}: empty (no text, or only whitespace)")
     if suffix in JSON_SUFFIXES:
@@ -200,20 +200,31 @@ def read_text(path: str | Path) -> str:
     and jobs files too, which come from the same places."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise IngestError(
+                f"{path}: {_mib(size)}, over the {_mib(MAX_FILE_BYTES)} factcheck reads from one file; split it "
+                "(one article a file, or a .jsonl of records)"
+            )
         data = path.read_bytes()
     except OSError as e:
         raise IngestError(f"{path}: cannot read: {e.strerror or e}") from e
-    return _decode(data, path)
+    return decode_text(data, path)
 
 
-def _decode(data: bytes, path: Path) -> str:
+def _mib(size: int) -> str:
+    return f"{size / 2**20:,.0f} MiB"
+
+
+def decode_text(data: bytes, path: Path | str) -> str:
+    """Bytes of a text file (or of stdin) as text, with encoding detection; errors name ``path``."""
     text = _decode_bytes(data, path)
     if len(_CONTROL.findall(text)) > len(text) / 100:
         raise IngestError(f"{path}: binary file (control characters), not text")
     return text
 
 
-def _decode_bytes(data: bytes, path: Path) -> str:
+def _decode_bytes(data: bytes, path: Path | str) -> str:
     for bom, codec in _BOMS:
         if data.startswith(bom):
             # The mark is not part of the text: character offsets count from the first character after it.
@@ -231,7 +242,7 @@ def _decode_bytes(data: bytes, path: Path) -> str:
         return _detect_encoding(data, path)
 
 
-def _detect_encoding(data: bytes, path: Path) -> str:
+def _detect_encoding(data: bytes, path: Path | str) -> str:
     import charset_normalizer
 
     matches = list(charset_normalizer.from_bytes(data))

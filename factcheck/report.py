@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -60,6 +62,9 @@ class ClaimResult:
     # The learned decision's calibrated P(supported), P(contradicted), P(not_mentioned) for this source; None for
     # a source with no passage to judge.
     verdict_probabilities: dict[str, float] | None = None
+    # What the reader should know about how this result was reached, e.g. that the claim was too long for the
+    # model to read whole.
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +110,7 @@ class Report:
                     "p_entailment": probabilities.get("entailment"),
                     "p_contradiction": probabilities.get("contradiction"),
                     "rule": lead.rule if lead else None,
+                    "warnings": "; ".join(r.warnings) or None,
                 }
             )
         return rows
@@ -187,6 +193,30 @@ def format_for(path: str | None, default: str = "jsonl") -> str:
         known = ", ".join(f".{s}" for s in _FORMAT_OF_SUFFIX)
         raise ValueError(f"{path}: cannot write .{suffix} files; name the output {known}, or choose one with --format")
     return _FORMAT_OF_SUFFIX[suffix]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """``text`` as the whole of ``path``, or ``path`` untouched: a full disk or a Ctrl-C mid-write never leaves a
+    half-written report where the user expects a whole one."""
+    path = Path(path)
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False)
+    try:
+        with handle:
+            # The permissions a plain open() would give (the temporary file is private to its owner).
+            os.chmod(handle.fileno(), path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _cell(text: str | None) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import pty
+import re
+import signal
 import struct
 import subprocess
 import sys
@@ -157,21 +160,33 @@ def test_a_missing_jobs_file_is_named(tmp_path):
     assert f"{tmp_path / 'absent.jsonl'}: cannot read" in result.stderr
 
 
-def test_killed_with_sigkill_and_resumed_equals_an_uninterrupted_run(tmp_path):
-    jobs = write_jobs(tmp_path, [json.dumps(job) for job in good_jobs(12)])
-    uninterrupted = tmp_path / "uninterrupted.jsonl"
+@pytest.fixture(scope="module")
+def twelve_jobs(tmp_path_factory) -> tuple[Path, bytes]:
+    """A jobs file of twelve good jobs and what an uninterrupted run writes for it."""
+    folder = tmp_path_factory.mktemp("twelve")
+    jobs = write_jobs(folder, [json.dumps(job) for job in good_jobs(12)])
+    uninterrupted = folder / "uninterrupted.jsonl"
     assert run_cli("batch", jobs, "--out", uninterrupted, "--threads", "1").returncode == 0
-    expected = uninterrupted.read_bytes()
+    return jobs, uninterrupted.read_bytes()
 
-    out = tmp_path / "killed.jsonl"
+
+def _batch_stopped_after(jobs: Path, out: Path, records: int, stop) -> subprocess.Popen:
+    """``factcheck batch`` started, and ``stop(process)`` called once ``out`` holds ``records`` lines."""
     command = [sys.executable, "-m", "factcheck.cli", "batch", str(jobs), "--out", str(out), "--threads", "1"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while not (out.exists() and out.read_bytes().count(b"\n") >= 3) and time.monotonic() < deadline:
+    while not (out.exists() and out.read_bytes().count(b"\n") >= records) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert process.poll() is None, "the run ended before it could be killed"
-    process.kill()  # SIGKILL: no handler, no cleanup
-    process.wait()
+    assert process.poll() is None, "the run ended before it could be stopped"
+    stop(process)
+    return process
+
+
+def test_killed_with_sigkill_and_resumed_equals_an_uninterrupted_run(twelve_jobs, tmp_path):
+    jobs, expected = twelve_jobs
+    out = tmp_path / "killed.jsonl"
+    process = _batch_stopped_after(jobs, out, 3, lambda p: p.kill())  # SIGKILL: no handler, no cleanup
+    process.communicate()
     written = out.read_bytes()
     assert 3 <= written.count(b"\n") < 12 and expected.startswith(written[: written.rfind(b"\n") + 1])
 
@@ -182,6 +197,98 @@ def test_killed_with_sigkill_and_resumed_equals_an_uninterrupted_run(tmp_path):
     again = run_cli("batch", jobs, "--out", out, "--resume", "--threads", "1")
     assert again.returncode == 0 and out.read_bytes() == expected
     assert "12 done by an earlier run" in again.stderr
+
+
+def test_ctrl_c_stops_between_records_and_says_how_to_resume(twelve_jobs, tmp_path):
+    jobs, expected = twelve_jobs
+    out = tmp_path / "interrupted.jsonl"
+    process = _batch_stopped_after(jobs, out, 2, lambda p: p.send_signal(signal.SIGINT))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    written = out.read_bytes()
+    lines = written.count(b"\n")
+    assert written.endswith(b"\n") and expected.startswith(written)  # whole records only, nothing to repair
+    assert stderr.strip().splitlines()[-1] == (
+        f"interrupted: {out} holds the records of {lines} of 12 jobs, each one whole; "
+        "run the same command with --resume to continue"
+    )
+    result = run_cli("batch", jobs, "--out", out, "--resume", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == expected
+
+
+class _FailingWrites:
+    """``os`` as factcheck.batch sees it, with ``write`` failing as a full disk does after ``allowed`` calls."""
+
+    def __init__(self, allowed: int, error: int = errno.ENOSPC):
+        self.allowed, self.error = allowed, error
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def write(self, fd, data):
+        if self.allowed <= 0:
+            written = os.write(fd, bytes(data[:10]))  # part of the record gets out before the disk is full
+            assert written == 10
+            raise OSError(self.error, os.strerror(self.error))
+        self.allowed -= 1
+        return os.write(fd, data)
+
+
+@pytest.fixture(scope="module")
+def small_batch(tmp_path_factory, nli_model):
+    """Four jobs, the checker that runs them in this process, and what an uninterrupted run writes."""
+    from factcheck.batch import Batch, LocalEngine
+    from factcheck.checker import Checker
+
+    folder = tmp_path_factory.mktemp("small")
+    jobs = write_jobs(folder, [json.dumps(job) for job in good_jobs(4)])
+    engine = LocalEngine(Checker(nli_model))
+    reference = folder / "reference.jsonl"
+    Batch(jobs, reference).run(engine)
+    return jobs, engine, reference.read_bytes()
+
+
+def test_a_full_disk_is_a_clear_error_and_resume_finishes_the_output(small_batch, tmp_path, monkeypatch):
+    import factcheck.batch
+    from factcheck.batch import Batch, BatchError
+
+    jobs, engine, expected = small_batch
+    out = tmp_path / "results.jsonl"
+    monkeypatch.setattr(factcheck.batch, "os", _FailingWrites(allowed=2))
+    with pytest.raises(BatchError) as failure:
+        Batch(jobs, out).run(engine)
+    assert str(failure.value) == (
+        f"{out}: cannot write: No space left on device; the records before it are kept: "
+        "make room and run the same command with --resume to continue"
+    )
+    assert out.read_bytes() == b"".join(expected.splitlines(keepends=True)[:2])  # the part-record was taken back
+
+    monkeypatch.undo()
+    summary = Batch(jobs, out, resume=True).run(engine)
+    assert out.read_bytes() == expected
+    assert (summary.already_done, summary.ok) == (2, 4)
+
+
+def test_a_read_only_output_folder_is_a_clear_error(small_batch, tmp_path, monkeypatch):
+    import factcheck.batch
+    from factcheck.batch import Batch, BatchError
+
+    jobs, engine, expected = small_batch
+    out = tmp_path / "results.jsonl"
+    read_only = _FailingWrites(allowed=0, error=errno.EROFS)
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    read_only.open = refuse
+    monkeypatch.setattr(factcheck.batch, "os", read_only)
+    with pytest.raises(BatchError, match=f"^{re.escape(str(out))}: cannot write: Read-only file system$"):
+        Batch(jobs, out).run(engine)
+    monkeypatch.undo()
+    Batch(jobs, out, resume=True).run(engine)
+    assert out.read_bytes() == expected
 
 
 def _stderr_on_a_terminal(*args) -> str:

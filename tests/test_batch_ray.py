@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+from conftest import REPO
 from test_batch import good_jobs, write_jobs
 from test_cli import run_cli
 
@@ -66,3 +73,41 @@ def test_an_unreachable_cluster_is_one_clear_error(tmp_path):
     assert result.returncode == 2
     assert "cannot start or reach Ray at 127.0.0.1:9" in result.stderr.splitlines()[-1]
     assert not out.exists() or not out.read_bytes()
+
+
+def _actor_processes() -> list[int]:
+    """The PIDs of the batch's Ray actors on this machine (Ray names its worker processes after the actor)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # gone, or not a process
+            continue
+        if b"MapBatches(_JobRunner)" in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_a_killed_actor_costs_nothing_and_the_output_is_the_local_one(cluster, tmp_path):
+    jobs = write_jobs(tmp_path, [json.dumps(job) for job in good_jobs(8)])
+    local = tmp_path / "local.jsonl"
+    assert run_cli("batch", jobs, "--out", local, "--threads", "1").returncode == 0
+
+    out = tmp_path / "ray.jsonl"
+    command = [sys.executable, "-m", "factcheck.cli", "batch", str(jobs), "--out", str(out), "--engine", "ray"]
+    command += ["--address", cluster, "--threads", "1"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out.exists() and out.read_bytes().count(b"\n") >= 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victims = _actor_processes()
+    assert victims and process.poll() is None, "the batch ended before an actor could be killed"
+    os.kill(victims[0], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=600)
+
+    # Ray restarts the actor and retries its job; were the batch to fail instead, --resume must finish it.
+    if process.returncode != 0:
+        assert "error:" in stderr.splitlines()[-1]
+        result = run_cli("batch", jobs, "--out", out, "--resume", "--engine", "ray", "--address", cluster, "--threads", "1")
+        assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == local.read_bytes()

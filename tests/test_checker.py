@@ -165,3 +165,13 @@ def test_importing_the_package_loads_no_model():
     code = "import sys, factcheck; factcheck.Checker; print('torch' in sys.modules, 'transformers' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.stdout.strip() == "False False", result.stderr
+
+
+def test_a_claim_too_long_for_the_model_is_checked_by_its_beginning_with_a_warning(checker):
+    document = Document(id="d", text="The ferry terminal opened on Monday. The mayor spoke at the opening.")
+    long_claim = "The ferry terminal opened on Monday" + ", and the mayor said that the port would grow" * 80 + "."
+    short, long = checker.check(["The ferry terminal opened on Monday.", long_claim], [document]).results
+    assert short.warnings == []
+    (warning,) = long.warnings
+    assert warning.startswith("the claim is 807 tokens:") and "exceeds the 512 tokens the NLI model reads at once" in warning
+    assert long.to_dict()["warnings"] == [warning]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -227,3 +229,29 @@ def test_two_outlets_with_the_same_file_name_can_be_checked_and_compared(tmp_pat
     compared = run_cli("compare", tmp_path / "nyt/article.txt", tmp_path / "wapo/article.txt", "--format", "json")
     assert compared.returncode == 0, compared.stderr
     assert json.loads(compared.stdout)["document_a"] == "nyt/article"
+
+
+@needs_examples
+def test_ctrl_c_during_check_leaves_no_report_and_no_traceback(tmp_path):
+    out = tmp_path / "report.json"
+    command = [sys.executable, "-m", "factcheck.cli", "check", "-c", str(CLAIMS), "-a", str(ARTICLES), "-o", str(out)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)  # past the imports, into loading the models or checking
+    assert process.poll() is None, "the check ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted: nothing written (the report is written once every claim is checked)"
+    assert "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []  # neither the report nor a temporary file
+
+
+def test_a_file_too_large_to_read_is_an_error_naming_it(tmp_path):
+    huge = tmp_path / "dump.txt"
+    with huge.open("wb") as handle:
+        handle.truncate(2**30)  # 1 GiB, sparse: no disk used
+    result = run_cli("check", "-c", "-", "-a", huge, input="A claim.\n")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {huge}: 1,024 MiB, over the 64 MiB factcheck reads from one file; split it (one article a file, or a .jsonl of records)"
+    as_claims = run_cli("check", "-c", huge, "-a", REPO / "factcheck/examples/port-ellis-ferry.txt")
+    assert as_claims.returncode == 2 and f"error: {huge}: 1,024 MiB" in as_claims.stderr
