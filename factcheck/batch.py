@@ -41,7 +41,7 @@ from typing import Protocol
 from factcheck.aggregate import Thresholds
 from factcheck.checker import Checker
 from factcheck.claims import Claim, as_claims
-from factcheck.ingest import Document, IngestError, json_type_name, load_documents
+from factcheck.ingest import Document, IngestError, id_error, is_valid_id, json_type_name, load_documents, parse_json
 
 JOB_FIELDS = ("id", "claims", "articles", "documents")
 DOCUMENT_FIELDS = ("id", "text", "title", "date", "source", "url")
@@ -75,13 +75,9 @@ class BatchSummary:
         )
 
 
-def _valid_id(value: object) -> bool:
-    return isinstance(value, str) and bool(value.strip()) or isinstance(value, int) and not isinstance(value, bool)
-
-
 def _job_id(record: object, number: int) -> str | int:
     """The job's own id, or ``line-N`` when it has none (or the line is not even a JSON object)."""
-    if isinstance(record, dict) and _valid_id(record.get("id")):
+    if isinstance(record, dict) and is_valid_id(record.get("id")):
         return record["id"]
     return f"line-{number}"
 
@@ -97,6 +93,8 @@ def _claims(value: object) -> list[Claim]:
             text, claim_id = item, f"claim-{n}"
         if not isinstance(text, str) or not text.strip():
             raise JobError(f"claim {n}: must be a non-empty string, or an object with a non-empty 'claim'")
+        if problem := id_error(claim_id):
+            raise JobError(f"claim {n}: {problem}")
         claims.append(Claim(text.strip(), id=str(claim_id)))
     try:
         return as_claims(claims)
@@ -125,6 +123,8 @@ def _documents(value: object) -> list[Document]:
         text = item.get("text")
         if not isinstance(text, str) or not text.strip():
             raise JobError(f"{where}: field 'text' must be a non-empty string")
+        if "id" in item and (problem := id_error(item["id"])):
+            raise JobError(f"{where}: {problem}")
         fields = {k: v for k, v in item.items() if k != "id"}
         try:
             documents.append(Document(id=str(item.get("id", f"document-{n}")), **fields))
@@ -142,8 +142,8 @@ def job_inputs(record: object, base: Path) -> tuple[list[Claim], list[Path | Doc
         close = difflib.get_close_matches(unknown[0], JOB_FIELDS, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise JobError(f"unknown field {unknown[0]!r} ({hint}a job has: {', '.join(JOB_FIELDS)})")
-    if "id" in record and not _valid_id(record["id"]):
-        raise JobError(f"field 'id' must be a non-empty string or an integer, got {record['id']!r}")
+    if "id" in record and (problem := id_error(record["id"])):
+        raise JobError(problem)
     if "claims" not in record:
         raise JobError("missing field 'claims'")
     if "articles" not in record and "documents" not in record:
@@ -166,7 +166,7 @@ def read_jobs(path: Path) -> Iterator[tuple[int, object | JobError]]:
             if not raw.strip():
                 continue
             try:
-                yield number, json.loads(raw.decode("utf-8").rstrip("\r\n"))
+                yield number, parse_json(raw.decode("utf-8").rstrip("\r\n"))
             except UnicodeDecodeError as error:
                 yield number, JobError(f"not UTF-8 (byte {error.start})")
             except json.JSONDecodeError as error:
@@ -198,7 +198,7 @@ def read_done(path: Path) -> tuple[Counter, int]:
                     raise BatchError(f"{path}, line {number}: not a record of factcheck batch; not resuming into it")
                 break
             try:
-                record = json.loads(raw)
+                record = parse_json(raw)
             except (UnicodeDecodeError, json.JSONDecodeError):
                 record = None
             if not isinstance(record, dict) or "id" not in record or not ({"results", "error"} & record.keys()):

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from factcheck.ingest import Document, json_lines, json_type_name
+from factcheck.ingest import Document, id_error, json_lines, json_type_name
 from factcheck.segment import Sentence, split_sentences
 
 
@@ -141,7 +141,10 @@ def parse_claims(text: str, source: str) -> list[Claim]:
         text = record.get("claim", record.get("text"))
         if not isinstance(text, str) or not text.strip():
             raise ClaimInputError(f"{where}: field 'claim' (or 'text') must be a non-empty string")
-        claims.append(Claim(text.strip(), id=str(record.get("id", f"claim-{number}"))))
+        claim_id = record.get("id", f"claim-{number}")
+        if problem := id_error(claim_id):
+            raise ClaimInputError(f"{where}: {problem}")
+        claims.append(Claim(text.strip(), id=str(claim_id)))
     try:
         return as_claims(claims)
     except ValueError as error:

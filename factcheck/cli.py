@@ -434,6 +434,8 @@ def batch(
 
     if engine is BatchEngine.local and (address or actors):
         _fail("--address and --actors go with --engine ray")
+    if _output_format(out, None) != "jsonl":
+        _fail(f"{out}: batch writes JSON lines, one a job; name its output .jsonl")
     thresholds = Thresholds(support=support_threshold, contradict=contradict_threshold, conflict=conflict_threshold)
     settings = CheckerSettings(model, thresholds, batch_size, backend.value, threads)
     try:

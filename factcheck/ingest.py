@@ -20,6 +20,7 @@ import glob
 import json
 import logging
 import re
+import reprlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import date as _date
@@ -294,6 +295,14 @@ def _html_document(html: str, path: Path) -> Document:
     )
 
 
+def parse_json(text: str | bytes) -> object:
+    """``json.loads``, with nesting too deep for Python's parser reported as invalid JSON, not as a RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text if isinstance(text, str) else "", 0) from None
+
+
 def json_lines(text: str, source: str, error: type[ValueError] = IngestError) -> list[tuple[str, object]]:
     """(where, value) for each non-blank line of JSON lines; a line that is not JSON raises ``error`` naming it."""
     records = []
@@ -301,7 +310,7 @@ def json_lines(text: str, source: str, error: type[ValueError] = IngestError) ->
     for n, line in enumerate(text.split("\n"), 1):
         if line.strip():
             try:
-                records.append((f"{source}, line {n}", json.loads(line)))
+                records.append((f"{source}, line {n}", parse_json(line)))
             except json.JSONDecodeError as e:
                 raise error(f"{source}, line {n}: invalid JSON ({e.msg}, column {e.colno})") from None
     return records
@@ -313,7 +322,7 @@ def _json_documents(text: str, path: Path, *, lines: bool) -> list[tuple[Documen
         records = [(record, where) for where, record in json_lines(text, str(path))]
     else:
         try:
-            data = json.loads(text)
+            data = parse_json(text)
         except json.JSONDecodeError as e:
             raise IngestError(f"{path}, line {e.lineno}: invalid JSON ({e.msg}, column {e.colno})") from None
         if not isinstance(data, list):
@@ -322,6 +331,18 @@ def _json_documents(text: str, path: Path, *, lines: bool) -> list[tuple[Documen
     if not records:
         raise IngestError(f"{path}: no records")
     return [(_record_document(record, where, path, default_id=None), where) for record, where in records]
+
+
+def is_valid_id(value: object) -> bool:
+    """Ids of documents, claims and jobs: a non-empty string or an integer (what stays the same in JSON and CSV)."""
+    return isinstance(value, str) and bool(value.strip()) or isinstance(value, int) and not isinstance(value, bool)
+
+
+def id_error(value: object) -> str | None:
+    """What is wrong with ``value`` as an id, or None."""
+    if is_valid_id(value):
+        return None
+    return f"field 'id' must be a non-empty string or an integer, got {reprlib.repr(value)}"
 
 
 def json_type_name(value: object) -> str:
@@ -339,8 +360,8 @@ def _record_document(record: object, where: str, path: Path, *, default_id: str 
     doc_id = record.get("id", default_id)
     if doc_id is None:
         raise IngestError(f"{where}: missing field 'id' (required when a file holds several records)")
-    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)) or not str(doc_id).strip():
-        raise IngestError(f"{where}: field 'id' must be a non-empty string or an integer, got {doc_id!r}")
+    if problem := id_error(doc_id):
+        raise IngestError(f"{where}: {problem}")
     fields = {name: record.get(name) for name in ("title", "date", "source", "url")}
     for name, value in fields.items():
         if value is not None and not isinstance(value, str):

@@ -464,13 +464,15 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
     claim_tokens = _content_tokens(claim)
     evidence_positions = _positions(evidence)
 
+    # A value's anchors are the claim's content words outside the values of its kind.
+    covered: dict[str, set[int]] = {}
+    for v in claim_values:
+        covered.setdefault(v.kind, set()).update(range(v.start, v.end))
+    anchors_of = {kind: {stem for stem, start, _ in claim_tokens if start not in chars} for kind, chars in covered.items()}
+
     mismatches = []
     for value in claim_values:
-        anchors = {
-            stem
-            for stem, start, end in claim_tokens
-            if not any(v.start <= start < v.end for v in claim_values if v.kind == value.kind)
-        }
+        anchors = anchors_of[value.kind]
         if not anchors:
             continue
         found = [a for a in anchors if a in evidence_positions]

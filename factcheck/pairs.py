@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from factcheck.infer import NLIModel
-from factcheck.ingest import json_lines, json_type_name
+from factcheck.ingest import IngestError, json_lines, json_type_name, read_text
 from factcheck.nli_data import LABELS
 
 
@@ -17,9 +17,9 @@ def read_pairs(path: str | Path) -> list[dict]:
     """JSON lines, each an object with non-empty string fields ``premise`` and ``hypothesis``."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise PairInputError(f"{path}: cannot read: {error}") from error
+        text = read_text(path)
+    except IngestError as error:
+        raise PairInputError(str(error)) from None
     records = []
     for number, (where, record) in enumerate(json_lines(text, str(path), PairInputError), start=1):
         if not isinstance(record, dict):

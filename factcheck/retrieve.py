@@ -131,7 +131,9 @@ class DocumentIndex:
     def search(self, claim_text: str, claim_embedding: np.ndarray, k: int) -> list[Candidate]:
         if not self.passages:
             return []
-        bm25 = self.bm25.get_scores(list(_claim_tokens(claim_text))).astype(np.float32)
+        query = list(_claim_tokens(claim_text))
+        # A claim of stop words and punctuation alone ("It is!") has no terms to match: embeddings rank for it.
+        bm25 = self.bm25.get_scores(query).astype(np.float32) if query else np.zeros(len(self.passages), np.float32)
         similarity = self.embeddings @ claim_embedding
         fused = np.zeros(len(self.passages), dtype=np.float64)
         for scores in (bm25, similarity):
