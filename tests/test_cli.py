@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -255,3 +256,15 @@ def test_a_file_too_large_to_read_is_an_error_naming_it(tmp_path):
     assert result.stderr.strip() == f"error: {huge}: 1,024 MiB, over the 64 MiB factcheck reads from one file; split it (one article a file, or a .jsonl of records)"
     as_claims = run_cli("check", "-c", huge, "-a", REPO / "factcheck/examples/port-ellis-ferry.txt")
     assert as_claims.returncode == 2 and f"error: {huge}: 1,024 MiB" in as_claims.stderr
+
+
+def test_reports_name_the_model_by_name_and_hash_never_by_a_local_path(tmp_path):
+    out = tmp_path / "report.html"
+    ferry = REPO / "factcheck/examples/port-ellis-ferry.txt"
+    result = run_cli("check", "-c", "-", "-a", ferry, "-o", out, input="The terminal cost 48 million euros.\n")
+    assert result.returncode == 0, result.stderr
+    html = out.read_text(encoding="utf-8")
+    assert re.search(r"model factcheck-nli-minilm-l6 \(sha256 [0-9a-f]{12}\)", html)
+    assert str(REPO) not in html and str(Path.home()) not in html
+    for committed in ("eval/RESULTS.md", "eval/report/report.html", "eval/report/report.md", "eval/report/results.json"):
+        assert "/work/" not in (REPO / committed).read_text(encoding="utf-8")  # where our reports were made
