@@ -34,8 +34,7 @@ What it measures, all in this process, on this machine, with the same model:
   actually scored here: the verdicts are exactly those of the full exhaustive
   run, without an hour of NLI whose outputs cannot matter.
 * **backends**: each backend of ``factcheck.infer`` (torch float32 and
-  bfloat16; ONNX Runtime float32 and 8-bit, when ``pip install 'factcheck[onnx]'``
-  is there) on a sample of ours' pairs, the backends taking turns on slices of
+  bfloat16; ONNX Runtime float32 and 8-bit) on a sample of ours' pairs, the backends taking turns on slices of
   it, and its accuracy on XNLI-en validation against the gold labels. ``--backend`` runs ours on one of them; the
   baselines always run float32 torch, as transformers loads the model.
 
@@ -48,7 +47,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import sys
@@ -64,7 +62,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from factcheck import Checker, Document  # noqa: E402
 from factcheck.aggregate import apply_rules, decide, unrelated  # noqa: E402
 from factcheck.claims import Claim  # noqa: E402
-from factcheck.infer import BACKENDS, NLIModel, resolve_backend  # noqa: E402
+from factcheck.benchmarks import fnc1_rows, load_system_set, run_factcheck  # noqa: E402
+from factcheck.eval_suite import QUICK_ITEMS, SYSTEM_LEVEL  # noqa: E402
+from factcheck.infer import BACKENDS, NLIModel, cpu_description, resolve_backend  # noqa: E402
 from factcheck.ingest import load_documents  # noqa: E402
 from factcheck.nli_data import LABELS  # noqa: E402
 from factcheck.report import NOT_MENTIONED, Evidence  # noqa: E402
@@ -127,15 +127,6 @@ def instrument(model) -> Timed:
 
     model.predict = timed
     return record
-
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def peak_mib() -> float:
@@ -224,6 +215,9 @@ def backends_section(name_or_path: str, pairs: list[tuple[str, str]], data: Path
         xnli = xnli.select(range(min(xnli_limit, len(xnli))))
     xnli_pairs = list(zip(xnli["premise"], xnli["hypothesis"]))
     gold = np.array([LABELS.index(label) for label in xnli["label"]])
+    # The quick evaluation's system-level checks: a backend qualifies for auto when it gives float32's verdicts on
+    # >= 99% of them and stays within 0.5 point of its XNLI-en accuracy.
+    items = [item for name in SYSTEM_LEVEL for item in load_system_set(name, data, QUICK_ITEMS)]
     models = {}
     for backend in BACKENDS[1:]:  # every concrete backend; auto is one of them
         try:
@@ -242,13 +236,52 @@ def backends_section(name_or_path: str, pairs: list[tuple[str, str]], data: Path
     rates = {backend: len(pairs) / seconds[backend] for backend in models}
     for backend, model in models.items():
         accuracy = float((model.predict(xnli_pairs, batch_size=batch_size).argmax(axis=1) == gold).mean())
+        verdicts = np.array(run_factcheck(Checker(model, key_spans=False), items).verdicts)
         if backend == "torch":
-            reference = accuracy
+            reference, reference_verdicts = accuracy, verdicts
+        same = float((verdicts == reference_verdicts).mean())
+        qualifies = accuracy >= reference - 0.005 and same >= 0.99
         print(
             f"{backend:>11}: {rates[backend]:.0f} pairs/s ({rates[backend] / rates['torch']:.1f}x torch) on {len(pairs)} "
             f"of ours' pairs; XNLI-en validation accuracy {100 * accuracy:.2f}% "
-            f"({100 * (accuracy - reference):+.2f} points; {len(gold)} pairs)"
+            f"({100 * (accuracy - reference):+.2f} points; {len(gold)} pairs); float32's verdicts on "
+            f"{100 * same:.1f}% of {len(items)} quick-eval checks; {'qualifies' if qualifies else 'does not qualify'}"
+            f"{' (auto)' if backend == resolve_backend('auto') else ''}"
         )
+
+
+def short_documents(data: Path, n_claims: int) -> list[tuple[str, Document]]:
+    """Claims each against its own 5-sentence document, FEVER or Climate-FEVER style: FNC-1 train headlines
+    (T data, the training split by body) against the first five sentences of their article's body."""
+    from factcheck.segment import split_sentences
+
+    rows = random.Random(2).sample(fnc1_rows(data, "train"), n_claims)
+    pairs = []
+    for n, row in enumerate(rows):
+        body = Document(id=f"body-{row['body_id']}-{n}", text=row["body"])
+        sentences = split_sentences(body)[:5]
+        pairs.append((row["headline"], Document(id=body.id, text=row["body"][: sentences[-1].end])))
+    return pairs
+
+
+def short_documents_section(checker: Checker, plain: NLIModel, data: Path, n_claims: int, n_baseline: int) -> float:
+    """Claims/s of ours (``Checker.check_pairs``) and of the exhaustive pipeline baseline on short documents."""
+    from factcheck.segment import split_sentences
+
+    pairs = short_documents(data, n_claims)
+    checker.clear_cache()
+    started = time.perf_counter()
+    checker.check_pairs(pairs)
+    ours = len(pairs) / (time.perf_counter() - started)
+    # The baseline: every evidence sentence against its claim, one pair a call, as a user of the pipeline would.
+    sentence_pairs = [(sentence.text, claim) for claim, document in pairs[:n_baseline] for sentence in split_sentences(document)]
+    baseline = run_pipeline(plain, sentence_pairs) * n_baseline / len(sentence_pairs)  # claims/s
+    print(
+        f"short documents: {len(pairs)} claims, each against its own 5 sentences (FNC-1 train headlines and bodies): "
+        f"ours {ours:.1f} claims/s; exhaustive pipeline, one sentence pair a call: {baseline:.1f} claims/s "
+        f"(on {n_baseline} claims, {len(sentence_pairs)} pairs)"
+    )
+    return ours / baseline
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -267,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     n_articles, n_claims, sample, backend_sample, xnli_limit = (10, 40, 60, 300, 300) if args.quick else (50, 200, 300, 2000, None)
+    n_short, n_short_baseline = (100, 20) if args.quick else (1000, 100)
     workload = build_workload(n_articles, n_claims, args.data, args.examples)
     words = sum(len(d.text.split()) for d in workload.documents)
     checks = len(workload.claims) * len(workload.documents)
@@ -274,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         f"workload: {len(workload.claims)} claims x {len(workload.documents)} articles ({words} words) = {checks} checks; "
         f"ours on backend {resolve_backend(args.backend)}"
     )
-    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"machine: {cpu_description()}, {os.cpu_count()} CPUs; torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     checker = Checker(backend=args.backend)
     _ = checker.nli, checker.retriever.embedder.model  # loaded before the clock starts
@@ -310,11 +344,15 @@ def main(argv: list[str] | None = None) -> None:
         f"agreement {100 * either_agree:.1f}% on the {len(either)} checks where either finds the claim mentioned"
     )
 
+    short_ratio = short_documents_section(checker, plain, args.data, n_short, n_short_baseline)
+
     backend_pairs = random.Random(1).sample(ours.pairs, min(backend_sample, len(ours.pairs)))
     backends_section(checker.nli.name_or_path, backend_pairs, args.data, xnli_limit, checker.batch_size)
 
     print(f"vs pipeline: {ours.rate / pipeline_rate:.1f}x")
     print(f"vs pad-512: {ours.rate / pad_rate:.1f}x")
+    print(f"short documents vs pipeline: {short_ratio:.1f}x")
+    print(f"key-span share of NLI pairs: {100 * (len(ours.pairs) - len(retrieved)) / len(ours.pairs):.1f}%")
     print(f"fewer NLI calls than exhaustive: {calls / len(ours.pairs):.1f}x")
     print(f"verdict agreement with exhaustive: {100 * agree:.1f}%")
     print(f"peak memory: {peak:.0f} MiB")

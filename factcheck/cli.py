@@ -173,9 +173,11 @@ BackendOption = Annotated[
     Backend,
     typer.Option(
         "--backend",
-        help="What runs the NLI model: auto (torch-bf16 on a CPU with Intel AMX, else torch); torch (float32); "
-        "torch-bf16 (about 2x as fast on CPUs with Intel AMX, slower elsewhere); ONNX Runtime on an export of it, onnx (float32) or onnx-int8 (8-bit weights, about 2x as fast); "
-        "the onnx ones need pip install 'factcheck\\[onnx]'.",
+        help="What runs the NLI model: auto (torch-bf16 where the CPU has bfloat16 in hardware, AMX or avx512_bf16; "
+        "else onnx where installed; else torch); torch (float32); torch-bf16 (1.6-2.9x as fast with AMX or "
+        "avx512_bf16, slower elsewhere); ONNX Runtime on an export of it, onnx (float32) or onnx-int8 (8-bit "
+        "weights, 2.9-4.0x float32 torch; changes a few verdicts in a hundred); the onnx ones need "
+        "pip install 'factcheck\\[onnx]'.",
     ),
 ]
 QuietOption = Annotated[

@@ -54,8 +54,12 @@ def test_onnx_int8_is_exported_once_and_agrees_with_torch(float32_model, onnx_ca
     assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == made  # reused, not re-exported
     quantized, reference = again.predict(PAIRS), float32_model.predict(PAIRS)
     np.testing.assert_allclose(first.predict(PAIRS), quantized)
-    assert [LABELS[i] for i in quantized.argmax(axis=1)] == [LABELS[i] for i in reference.argmax(axis=1)]
-    # 8-bit weights move a probability by a few hundredths on average; a borderline pair moves more.
+    # 8-bit weights keep clear answers; a borderline pair can change its label (on a CPU with avx512_vnni the
+    # repeated museum premise goes from entailment 0.63 to contradiction 0.48), which is why auto never runs them.
+    clear = reference.max(axis=1) >= 0.7
+    assert clear.sum() >= 4
+    assert [LABELS[i] for i in quantized[clear].argmax(axis=1)] == [LABELS[i] for i in reference[clear].argmax(axis=1)]
+    # A probability moves by a few hundredths on average; a borderline pair moves more.
     assert np.abs(quantized - reference).mean() < 0.05
 
 
@@ -71,15 +75,42 @@ def test_an_unknown_backend_is_a_clear_error(nli_model):
         NLIModel(nli_model.name_or_path, backend="tensorrt")
 
 
-def test_auto_runs_bfloat16_only_where_the_cpu_has_amx(nli_model, monkeypatch):
-    import torch
+@pytest.mark.parametrize(
+    "flags, onnxruntime, expected",
+    [
+        ({"avx2", "avx512_bf16", "avx512_vnni"}, True, "torch-bf16"),  # AMD EPYC (Zen 4)
+        ({"avx2", "amx_bf16", "amx_int8"}, True, "torch-bf16"),  # Intel Xeon, 4th generation on
+        ({"avx2", "amx_bf16"}, False, "torch-bf16"),
+        ({"avx2", "avx512_vnni"}, True, "onnx"),  # no bfloat16 in hardware: float32 ONNX Runtime, where installed
+        ({"avx2"}, False, "torch"),
+        (set(), True, "torch"),
+    ],
+)
+def test_auto_picks_the_fastest_path_that_keeps_the_answers_from_the_cpu_flags(flags, onnxruntime, expected, monkeypatch):
+    import importlib.util
 
-    assert nli_model.backend == resolve_backend("auto")  # the default, resolved: what ran is on record
+    import factcheck.infer
+
+    monkeypatch.setattr(factcheck.infer, "cpu_features", lambda: {flag: flag in flags for flag in factcheck.infer.CPU_FLAGS})
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: real_find_spec(name, *a) if name != "onnxruntime" or onnxruntime else None
+    )
+    assert resolve_backend("auto") == expected
     assert resolve_backend("auto", device="cuda") == "torch"
-    assert resolve_backend("onnx-int8") == "onnx-int8"
-    for has_amx, expected in ((True, "torch-bf16"), (False, "torch")):
-        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: has_amx)
-        assert resolve_backend("auto") == expected
+    assert resolve_backend("torch") == "torch"
+
+
+def test_the_default_is_resolved_and_on_record(nli_model):
+    assert nli_model.backend == resolve_backend("auto")
+    assert nli_model.backend != "auto"
+
+
+def test_the_cpu_is_described_by_name_and_flags():
+    from factcheck.infer import CPU_FLAGS, cpu_description
+
+    description = cpu_description()
+    assert all(flag in description for flag in CPU_FLAGS)  # each either with or without
 
 
 def test_batches_run_side_by_side_on_one_thread_each(float32_model, monkeypatch):
