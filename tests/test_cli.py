@@ -235,7 +235,10 @@ def test_two_outlets_with_the_same_file_name_can_be_checked_and_compared(tmp_pat
 @needs_examples
 def test_ctrl_c_during_check_leaves_no_report_and_no_traceback(tmp_path):
     out = tmp_path / "report.json"
-    command = [sys.executable, "-m", "factcheck.cli", "check", "-c", str(CLAIMS), "-a", str(ARTICLES), "-o", str(out)]
+    claims = tmp_path / "claims.txt"  # enough claims that the check is still running when Ctrl-C comes
+    texts = [json.loads(line)["claim"] for line in CLAIMS.read_text().splitlines() if line.strip()]
+    claims.write_text("".join(f"{text} ({n})\n" for n in range(25) for text in texts), encoding="utf-8")
+    command = [sys.executable, "-m", "factcheck.cli", "check", "-c", str(claims), "-a", str(ARTICLES), "-o", str(out)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(6)  # past the imports, into loading the models or checking
     assert process.poll() is None, "the check ended before it could be interrupted"
@@ -244,7 +247,7 @@ def test_ctrl_c_during_check_leaves_no_report_and_no_traceback(tmp_path):
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted: nothing written (the report is written once every claim is checked)"
     assert "Traceback" not in stderr
-    assert list(tmp_path.iterdir()) == []  # neither the report nor a temporary file
+    assert list(tmp_path.iterdir()) == [claims]  # neither the report nor a temporary file
 
 
 def test_a_file_too_large_to_read_is_an_error_naming_it(tmp_path):
