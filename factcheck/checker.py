@@ -207,9 +207,9 @@ class Checker:
                 cursor += k
                 passages.append(apply_rules(claim.text, judged, self.thresholds) if k else judged)
             results.append(decide(claim, document.id, passages, self.thresholds, self.verdicts))
-        for result in self._cut_to_fit(jobs, related, results):
+        for result, tokens in self._cut_to_fit(jobs, related, results):
             result.warnings.append(
-                f"the claim is {self._claim_tokens(result.claim.text)} tokens: with its evidence it exceeds the "
+                f"the claim is {tokens} tokens: with its evidence it exceeds the "
                 f"{self.nli.max_length} tokens the NLI model reads at once, so only its beginning was checked; "
                 "split it into shorter claims"
             )
@@ -217,21 +217,21 @@ class Checker:
             self.explain(results)
         return results
 
-    def _claim_tokens(self, text: str) -> int:
-        return len(self.nli.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
-
-    def _cut_to_fit(self, jobs: list, related: list[list[bool]], results: list[ClaimResult]) -> list[ClaimResult]:
-        """The results whose claim was too long to be read whole beside one of its passages."""
+    def _cut_to_fit(
+        self, jobs: list, related: list[list[bool]], results: list[ClaimResult]
+    ) -> list[tuple[ClaimResult, int]]:
+        """The results whose claim was too long to be read whole beside one of its passages, with its token count."""
+        texts = list({claim.text for claim, _, _ in jobs})
+        counts = self.nli.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
         # Only a claim of a quarter of the model's length or more can be cut beside a passage of a few sentences;
-        # the rest are not tokenised again.
-        texts = {claim.text for claim, _, _ in jobs}
-        long_claims = {text for text in texts if self._claim_tokens(text) >= self.nli.max_length // 4}
+        # the rest are not tokenised again with their passages.
+        long_claims = {text: len(ids) for text, ids in zip(texts, counts) if len(ids) >= self.nli.max_length // 4}
         cut = []
         for (claim, _, candidates), keep, result in zip(jobs, related, results):
             if claim.text in long_claims:
                 pairs = [(cand.passage.text, claim.text) for cand, k in zip(candidates, keep) if k]
                 if any(self.nli.overlong(pairs)):
-                    cut.append(result)
+                    cut.append((result, long_claims[claim.text]))
         return cut
 
     def explain(self, results: list[ClaimResult]) -> None:
