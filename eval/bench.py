@@ -27,13 +27,13 @@ What it measures, all in this process, on this machine, with the same model:
   runs), on the same sample.
 * **(c) exhaustive**: every claim against every sentence of every article, as
   SummaC-ZS does, with the verdict taken by the checker's own rule
-  (``factcheck.aggregate``: the rules, then the learned decision with the
+  (``factcheck.pipeline.aggregate``: the rules, then the learned decision with the
   checker's thresholds) over those sentences. Its NLI
   calls are claims x sentences. A sentence that the "unrelated" rule rules out
   counts for nothing whatever the model says of it, so only the others are
   actually scored here: the verdicts are exactly those of the full exhaustive
   run, without an hour of NLI whose outputs cannot matter.
-* **backends**: each backend of ``factcheck.infer`` (torch float32 and
+* **backends**: each backend of ``factcheck.nli.infer`` (torch float32 and
   bfloat16; ONNX Runtime float32 and 8-bit) on a sample of ours' pairs, the backends taking turns on slices of
   it, and its accuracy on XNLI-en validation against the gold labels. ``--backend`` runs ours on one of them; the
   baselines always run float32 torch, as transformers loads the model.
@@ -60,14 +60,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factcheck import Checker, Document  # noqa: E402
-from factcheck.aggregate import apply_rules, decide, unrelated  # noqa: E402
-from factcheck.claims import Claim  # noqa: E402
-from factcheck.benchmarks import fnc1_rows, load_system_set, run_factcheck  # noqa: E402
-from factcheck.eval_suite import QUICK_ITEMS, SYSTEM_LEVEL  # noqa: E402
-from factcheck.infer import BACKENDS, NLIModel, cpu_description, resolve_backend  # noqa: E402
-from factcheck.ingest import load_documents  # noqa: E402
-from factcheck.nli_data import LABELS  # noqa: E402
-from factcheck.report import NOT_MENTIONED, Evidence  # noqa: E402
+from factcheck.pipeline.aggregate import apply_rules, decide, unrelated  # noqa: E402
+from factcheck.pipeline.claims import Claim  # noqa: E402
+from factcheck.evaluation.benchmarks import fnc1_rows, load_system_set, run_factcheck  # noqa: E402
+from factcheck.evaluation.suite import QUICK_ITEMS, SYSTEM_LEVEL  # noqa: E402
+from factcheck.nli.infer import BACKENDS, NLIModel, cpu_description, resolve_backend  # noqa: E402
+from factcheck.pipeline.ingest import load_documents  # noqa: E402
+from factcheck.nli.data import LABELS  # noqa: E402
+from factcheck.results import NOT_MENTIONED, Evidence  # noqa: E402
 
 OUR_EXAMPLES = Path(__file__).resolve().parent.parent / "factcheck" / "examples"
 QAGS = ("mturk_cnndm.jsonl", "mturk_xsum.jsonl")
@@ -208,7 +208,7 @@ def exhaustive(checker: Checker, workload: Workload) -> tuple[list[str], int, in
 
 def backends_section(name_or_path: str, pairs: list[tuple[str, str]], data: Path, xnli_limit: int | None, batch_size: int) -> None:
     """Pairs/s on ``pairs`` and XNLI-en validation accuracy of each backend the machine can run."""
-    from factcheck.nli_data import load_set
+    from factcheck.nli.data import load_set
 
     xnli = load_set("xnli-en-validation", data)
     if xnli_limit is not None:
@@ -253,7 +253,7 @@ def backends_section(name_or_path: str, pairs: list[tuple[str, str]], data: Path
 def short_documents(data: Path, n_claims: int) -> list[tuple[str, Document]]:
     """Claims each against its own 5-sentence document, FEVER or Climate-FEVER style: FNC-1 train headlines
     (T data, the training split by body) against the first five sentences of their article's body."""
-    from factcheck.segment import split_sentences
+    from factcheck.pipeline.segment import split_sentences
 
     rows = random.Random(2).sample(fnc1_rows(data, "train"), n_claims)
     pairs = []
@@ -266,7 +266,7 @@ def short_documents(data: Path, n_claims: int) -> list[tuple[str, Document]]:
 
 def short_documents_section(checker: Checker, plain: NLIModel, data: Path, n_claims: int, n_baseline: int) -> float:
     """Claims/s of ours (``Checker.check_pairs``) and of the exhaustive pipeline baseline on short documents."""
-    from factcheck.segment import split_sentences
+    from factcheck.pipeline.segment import split_sentences
 
     pairs = short_documents(data, n_claims)
     checker.clear_cache()

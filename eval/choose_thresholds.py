@@ -8,13 +8,13 @@ these the script adds as many pairs that are about something else: each
 hypothesis against the most similar premise of another pair of its set (what
 retrieval would put in front of it), which should come out ``not_mentioned``.
 A passage goes through the checker's "unrelated" rule first
-(``factcheck.aggregate.unrelated``: embedding similarity and shared content
+(``factcheck.pipeline.aggregate.unrelated``: embedding similarity and shared content
 words, no NLI), then its NLI probabilities against the support and
 contradiction thresholds.
 
 The script grid-searches all four thresholds together for the best macro-F1
 over the three verdicts and writes ``eval/thresholds.json``; the defaults of
-``factcheck.aggregate.Thresholds`` are the values it chose. Together, because
+``factcheck.pipeline.aggregate.Thresholds`` are the values it chose. Together, because
 they trade against each other: a stricter relatedness rule silences evidence
 annotators judged relevant (the D pairs), a looser one lets the NLI model read
 "about something else" as contradiction (the added pairs).
@@ -33,11 +33,11 @@ from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.aggregate import STRONGEST_CONTRADICT, STRONGEST_SUPPORT, Thresholds  # noqa: E402
-from factcheck.infer import NLIModel  # noqa: E402
-from factcheck.mismatch import content_coverage  # noqa: E402
-from factcheck.nli_data import SETS, load_set, nearest_other_premise  # noqa: E402
-from factcheck.retrieve import Embedder  # noqa: E402
+from factcheck.pipeline.aggregate import STRONGEST_CONTRADICT, STRONGEST_SUPPORT, Thresholds  # noqa: E402
+from factcheck.nli.infer import NLIModel  # noqa: E402
+from factcheck.pipeline.mismatch import content_coverage  # noqa: E402
+from factcheck.nli.data import SETS, load_set, nearest_other_premise  # noqa: E402
+from factcheck.pipeline.retrieve import Embedder  # noqa: E402
 
 VERDICTS = ("supported", "contradicted", "not_mentioned")
 VERDICT_OF_LABEL = {"entailment": "supported", "contradiction": "contradicted", "neutral": "not_mentioned"}
@@ -48,7 +48,7 @@ COVERAGE_GRID = np.round(np.arange(0.20, 0.51, 0.05), 2)
 
 
 def verdicts(probs: np.ndarray, support: float, contradict: float, related: np.ndarray) -> np.ndarray:
-    """``factcheck.aggregate.decide`` for a single passage (conflict needs two passages), as indices of ``VERDICTS``.
+    """``factcheck.pipeline.aggregate.decide`` for a single passage (conflict needs two passages), as indices of ``VERDICTS``.
 
     Indices, not strings: sklearn's metrics on strings sort them each time, and the grid asks 10,000 times.
     """

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.benchmarks import fnc1_rows  # noqa: E402
-from factcheck.ingest import Document  # noqa: E402
-from factcheck.mismatch import find_mismatches  # noqa: E402
-from factcheck.nli_data import SETS, load_set  # noqa: E402
-from factcheck.retrieve import DocumentIndex, _claim_tokens  # noqa: E402
+from factcheck.evaluation.benchmarks import fnc1_rows  # noqa: E402
+from factcheck.pipeline.ingest import Document  # noqa: E402
+from factcheck.pipeline.mismatch import find_mismatches  # noqa: E402
+from factcheck.nli.data import SETS, load_set  # noqa: E402
+from factcheck.pipeline.retrieve import DocumentIndex, _claim_tokens  # noqa: E402
 
 TOP = 6
 D_SETS = [name for name, spec in SETS.items() if spec.use == "D" and not spec.two_way]

@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factcheck import Checker, Document  # noqa: E402
-from factcheck.claims import extract_claims  # noqa: E402
-from factcheck.ingest import load_documents  # noqa: E402
+from factcheck.pipeline.claims import extract_claims  # noqa: E402
+from factcheck.pipeline.ingest import load_documents  # noqa: E402
 
 OUR_EXAMPLES = Path(__file__).resolve().parent.parent / "factcheck" / "examples"
 

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from factcheck.aggregate import (
+from factcheck.pipeline.aggregate import (
     Thresholds,
     VerdictModel,
     apply_rules,
@@ -31,12 +31,12 @@ from factcheck.aggregate import (
     unrelated,
     verdict_model_for,
 )
-from factcheck.claims import Claim, as_claims, extract_claims
-from factcheck.infer import NLIModel
-from factcheck.ingest import Document, distinguishing_ends, load_documents
-from factcheck.nli_data import LABELS
-from factcheck.report import NOT_MENTIONED, SUPPORTED, ClaimResult, Comparison, Evidence, Report
-from factcheck.retrieve import Embedder, Retriever
+from factcheck.pipeline.claims import Claim, as_claims, extract_claims
+from factcheck.nli.infer import NLIModel
+from factcheck.pipeline.ingest import Document, distinguishing_ends, load_documents
+from factcheck.nli.data import LABELS
+from factcheck.results import NOT_MENTIONED, SUPPORTED, ClaimResult, Comparison, Evidence, Report
+from factcheck.pipeline.retrieve import Embedder, Retriever
 
 DocumentLike = str | Path | Document
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from factcheck.aggregate import Thresholds
+from factcheck.pipeline.aggregate import Thresholds
 
 app = typer.Typer(help="Check claims against sources with an NLI model.", no_args_is_help=True)
 
@@ -62,7 +62,7 @@ def score(
     threads: ThreadsOption = None,
 ) -> None:
     """Score premise/hypothesis pairs: calibrated probabilities of entailment, neutral, contradiction."""
-    from factcheck.pairs import PairInputError, read_pairs, score_pairs
+    from factcheck.nli.pairs import PairInputError, read_pairs, score_pairs
 
     try:
         records = read_pairs(pairs_file)
@@ -233,7 +233,7 @@ def _checker(
 
 def _output_format(out: Path | None, chosen: ReportFormat | None) -> str:
     """The report format, decided before any work is done, so that a bad output name fails at once."""
-    from factcheck.report import format_for
+    from factcheck.output.formats import format_for
 
     if chosen:
         return chosen.value
@@ -245,11 +245,11 @@ def _output_format(out: Path | None, chosen: ReportFormat | None) -> str:
 
 def _emit(report, documents, checker, out: Path | None, chosen: str) -> None:
     if chosen == "html":
-        from factcheck.html import render_html
+        from factcheck.output.html import render_html
 
         text = render_html(report, documents, model=checker.nli.display_name)
     else:
-        from factcheck.report import render
+        from factcheck.output.formats import render
 
         text = render(report, chosen)
     _write(text, out)
@@ -257,7 +257,7 @@ def _emit(report, documents, checker, out: Path | None, chosen: str) -> None:
 
 def _write(text: str, out: Path | None) -> None:
     if out and str(out) != "-":
-        from factcheck.report import write_atomically
+        from factcheck.output.formats import write_atomically
 
         try:
             write_atomically(out, text)
@@ -268,8 +268,8 @@ def _write(text: str, out: Path | None) -> None:
 
 
 def _load_errors():
-    from factcheck.claims import ClaimInputError
-    from factcheck.ingest import IngestError
+    from factcheck.pipeline.claims import ClaimInputError
+    from factcheck.pipeline.ingest import IngestError
 
     return (ClaimInputError, IngestError)
 
@@ -299,8 +299,8 @@ def check(
 
     One row per claim and source in jsonl and csv (pandas.read_json(lines=True) / read_csv read them as they are).
     """
-    from factcheck.claims import parse_claims
-    from factcheck.ingest import decode_text, load_documents, read_text
+    from factcheck.pipeline.claims import parse_claims
+    from factcheck.pipeline.ingest import decode_text, load_documents, read_text
 
     chosen = _output_format(out, output_format)
     with _whole_report_or_none():
@@ -360,8 +360,8 @@ def extract(
 
     Each claim's 'start' and 'end' index the article's text (for HTML, the main text extracted from it).
     """
-    from factcheck.claims import extract_claims
-    from factcheck.ingest import load_documents
+    from factcheck.pipeline.claims import extract_claims
+    from factcheck.pipeline.ingest import load_documents
 
     try:
         (document,) = load_documents([article])
@@ -432,7 +432,7 @@ def batch(
 
     Exit status: 0 when every job has results, 1 when any has an error, 2 when the batch cannot run at all.
     """
-    from factcheck.batch import Batch, BatchError, BatchInterrupted, CheckerSettings, LocalEngine
+    from factcheck.scale.batch import Batch, BatchError, BatchInterrupted, CheckerSettings, LocalEngine
 
     if engine is BatchEngine.local and (address or actors):
         _fail("--address and --actors go with --engine ray")
@@ -448,7 +448,7 @@ def batch(
         # also makes the export, once, before Ray actors on this machine would each find it missing.
         _ = checker.nli
         if engine is BatchEngine.ray:
-            from factcheck.ray_engine import RayEngine
+            from factcheck.scale.ray_engine import RayEngine
 
             runner = RayEngine(settings, address=address, actors=actors)
         else:
@@ -488,8 +488,8 @@ def evaluate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Evaluate on public benchmarks: model level (sentence pairs) and system level (claims vs. sources)."""
-    from factcheck.eval_report import write_report
-    from factcheck.eval_suite import run_suite
+    from factcheck.evaluation.report import write_report
+    from factcheck.evaluation.suite import run_suite
 
     _set_threads(threads)
     progress = _progress(quiet)
@@ -508,7 +508,7 @@ def evaluate(
     written = write_report(result, out, command, results_md)
     if not quiet:
         typer.echo(f"wrote {len(written)} files to {out} in {result.seconds:.0f} s", err=True)
-    from factcheck.eval_report import markdown_table, tables
+    from factcheck.evaluation.report import markdown_table, tables
 
     for table in tables(result)[:1]:
         typer.echo(markdown_table(table))
@@ -517,7 +517,7 @@ def evaluate(
 @app.command()
 def models() -> None:
     """The shipped model, and how to use another one."""
-    from factcheck.infer import default_model_path
+    from factcheck.nli.infer import default_model_path
 
     path = default_model_path()
     status = "present" if (path / "config.json").is_file() else "MISSING"

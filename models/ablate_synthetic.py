@@ -23,8 +23,8 @@ sys.path.insert(0, str(HERE))
 
 from evaluate_nli import CARD_SETS, replace_block  # noqa: E402
 
-from factcheck.evaluate import evaluate_sets  # noqa: E402
-from factcheck.infer import NLIModel  # noqa: E402
+from factcheck.evaluation.evaluate import evaluate_sets  # noqa: E402
+from factcheck.nli.infer import NLIModel  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

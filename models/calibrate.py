@@ -3,7 +3,7 @@
     python models/calibrate.py --model models/factcheck-nli-minilm-l6 --data-dir ../shared/data
 
 Writes ``calibration.json`` (temperature, the sets it was fitted on, their NLL
-and ECE before and after), which ``factcheck.infer.NLIModel`` applies to every
+and ECE before and after), which ``factcheck.nli.infer.NLIModel`` applies to every
 prediction. Only 3-way D sets are used: a 2-way label says nothing about how
 probability should split between neutral and contradiction.
 """
@@ -19,13 +19,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.calibration import (  # noqa: E402
+from factcheck.nli.calibration import (  # noqa: E402
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
 )
-from factcheck.infer import CALIBRATION_FILE, NLIModel, softmax  # noqa: E402
-from factcheck.nli_data import LABELS, load_set  # noqa: E402
+from factcheck.nli.infer import CALIBRATION_FILE, NLIModel, softmax  # noqa: E402
+from factcheck.nli.data import LABELS, load_set  # noqa: E402
 
 CALIBRATION_SETS = ["lingnli-val", "sick-dev", "joci-dev", "cad-snli-dev", "mpe-dev"]
 

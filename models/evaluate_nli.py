@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.evaluate import evaluate_sets  # noqa: E402
-from factcheck.infer import NLIModel  # noqa: E402
-from factcheck.nli_data import SETS, load_set  # noqa: E402
+from factcheck.evaluation.evaluate import evaluate_sets  # noqa: E402
+from factcheck.nli.infer import NLIModel  # noqa: E402
+from factcheck.nli.data import SETS, load_set  # noqa: E402
 
 CARD_SETS = [
     "xnli-en-validation",

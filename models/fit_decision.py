@@ -1,4 +1,4 @@
-"""Fit the checker's learned verdict (``factcheck.aggregate.VerdictModel``) for an NLI checkpoint.
+"""Fit the checker's learned verdict (``factcheck.pipeline.aggregate.VerdictModel``) for an NLI checkpoint.
 
     python models/fit_decision.py --model models/factcheck-nli-minilm-l6 --data-dir ../shared/data
 
@@ -43,13 +43,13 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.aggregate import FEATURES, VERDICT_CLASSES, VerdictModel, decision_features  # noqa: E402
-from factcheck.benchmarks import SystemItem, load_system_set  # noqa: E402
+from factcheck.pipeline.aggregate import FEATURES, VERDICT_CLASSES, VerdictModel, decision_features  # noqa: E402
+from factcheck.evaluation.benchmarks import SystemItem, load_system_set  # noqa: E402
 from factcheck.checker import Checker  # noqa: E402
-from factcheck.claims import Claim  # noqa: E402
-from factcheck.ingest import Document  # noqa: E402
-from factcheck.nli_data import SETS, load_set  # noqa: E402
-from factcheck.report import CONTRADICTED, NOT_MENTIONED, SUPPORTED  # noqa: E402
+from factcheck.pipeline.claims import Claim  # noqa: E402
+from factcheck.pipeline.ingest import Document  # noqa: E402
+from factcheck.nli.data import SETS, load_set  # noqa: E402
+from factcheck.results import CONTRADICTED, NOT_MENTIONED, SUPPORTED  # noqa: E402
 
 DISTRACTORS = 4
 VERDICT_OF_LABEL = {"entailment": SUPPORTED, "contradiction": CONTRADICTED, "neutral": NOT_MENTIONED}
@@ -85,7 +85,7 @@ def nli_documents(data_dir: Path, per_set: int, seed: int) -> list[SystemItem]:
 
 
 def verdicts_at(probs: np.ndarray, support: float, contradict: float) -> np.ndarray:
-    """``factcheck.aggregate.decide`` on the decision's probabilities (conflict aside), as class indices."""
+    """``factcheck.pipeline.aggregate.decide`` on the decision's probabilities (conflict aside), as class indices."""
     s, c = probs[:, 0], probs[:, 1]
     out = np.full(len(probs), VERDICT_CLASSES.index(NOT_MENTIONED))
     out[s >= support] = VERDICT_CLASSES.index(SUPPORTED)

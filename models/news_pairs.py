@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from factcheck.benchmarks import fnc1_rows
-from factcheck.ingest import Document
-from factcheck.nli_data import load_set, nearest_other_premise
-from factcheck.retrieve import DocumentIndex, _claim_tokens
+from factcheck.evaluation.benchmarks import fnc1_rows
+from factcheck.pipeline.ingest import Document
+from factcheck.nli.data import load_set, nearest_other_premise
+from factcheck.pipeline.retrieve import DocumentIndex, _claim_tokens
 
 NOT_CONTRADICTION = "not_contradiction"
 UNRELATED_TOP = 2

@@ -4,7 +4,7 @@ One command, reproducible, resumable:
 
     python models/train_nli.py --data-dir ../shared/data --output models/factcheck-nli-minilm-l6
 
-Training data: every set marked T in the data README (see ``factcheck.nli_data``)
+Training data: every set marked T in the data README (see ``factcheck.nli.data``)
 plus synthetic hard cases made from their sentences (``models/synthetic.py``).
 Sets that only tell entailment from the rest ("not_entailment") are trained with
 a partial-label loss: the model is pushed to put the mass on neutral or
@@ -40,7 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from factcheck.nli_data import LABELS, NOT_ENTAILMENT, SETS, load_set  # noqa: E402
+from factcheck.nli.data import LABELS, NOT_ENTAILMENT, SETS, load_set  # noqa: E402
 from news_pairs import NOT_CONTRADICTION, fnc1_pairs, off_topic_pairs  # noqa: E402
 from synthetic import generate, negated_hypotheses  # noqa: E402
 
@@ -119,8 +119,8 @@ def news_data(args, work_dir: Path):
 
     cache = work_dir / "news_pairs.jsonl"
     if not cache.is_file():
-        from factcheck.infer import NLIModel
-        from factcheck.retrieve import Embedder
+        from factcheck.nli.infer import NLIModel
+        from factcheck.pipeline.retrieve import Embedder
 
         fnc, _ = fnc1_pairs(args.data_dir, NLIModel(args.fnc_labeller, backend="torch"), args.fnc_unrelated, args.seed)
         fnc += [row for row in fnc if row["kind"] == "fnc1-disagree"] * (args.disagree_repeat - 1)

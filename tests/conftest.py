@@ -17,7 +17,7 @@ EXAMPLES_DIR = SHARED / "examples"
 
 @pytest.fixture(scope="session")
 def nli_model():
-    from factcheck.infer import NLIModel
+    from factcheck.nli.infer import NLIModel
 
     return NLIModel()
 
@@ -26,7 +26,7 @@ def nli_model():
 def float32_model(nli_model):
     """The checkpoint as transformers loads it; the default backend is bfloat16 on a CPU with AMX, where a
     probability moves in its third decimal with the batch it is padded in."""
-    from factcheck.infer import NLIModel
+    from factcheck.nli.infer import NLIModel
 
     return nli_model if nli_model.backend == "torch" else NLIModel(nli_model.name_or_path, backend="torch")
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from factcheck.aggregate import (
+from factcheck.pipeline.aggregate import (
     Thresholds,
     VerdictModel,
     apply_rules,
@@ -11,8 +11,8 @@ from factcheck.aggregate import (
     strengths,
     verdict_model_for,
 )
-from factcheck.claims import Claim
-from factcheck.report import Evidence
+from factcheck.pipeline.claims import Claim
+from factcheck.results import Evidence
 
 CLAIM = Claim("The document will contain commitments regarding NATO.", id="c")
 

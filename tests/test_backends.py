@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from factcheck.infer import NLIModel, length_batches, resolve_backend
-from factcheck.nli_data import LABELS
+from factcheck.nli.infer import NLIModel, length_batches, resolve_backend
+from factcheck.nli.data import LABELS
 
 PAIRS = [
     ("The council will not raise parking fees this year.", "The council will raise parking fees this year."),
@@ -89,9 +89,9 @@ def test_an_unknown_backend_is_a_clear_error(nli_model):
 def test_auto_picks_the_fastest_path_that_keeps_the_answers_from_the_cpu_flags(flags, onnxruntime, expected, monkeypatch):
     import importlib.util
 
-    import factcheck.infer
+    import factcheck.nli.infer
 
-    monkeypatch.setattr(factcheck.infer, "cpu_features", lambda: {flag: flag in flags for flag in factcheck.infer.CPU_FLAGS})
+    monkeypatch.setattr(factcheck.nli.infer, "cpu_features", lambda: {flag: flag in flags for flag in factcheck.nli.infer.CPU_FLAGS})
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: real_find_spec(name, *a) if name != "onnxruntime" or onnxruntime else None
@@ -107,7 +107,7 @@ def test_the_default_is_resolved_and_on_record(nli_model):
 
 
 def test_the_cpu_is_described_by_name_and_flags():
-    from factcheck.infer import CPU_FLAGS, cpu_description
+    from factcheck.nli.infer import CPU_FLAGS, cpu_description
 
     description = cpu_description()
     assert all(flag in description for flag in CPU_FLAGS)  # each either with or without

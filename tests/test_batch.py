@@ -219,7 +219,7 @@ def test_ctrl_c_stops_between_records_and_says_how_to_resume(twelve_jobs, tmp_pa
 
 
 class _FailingWrites:
-    """``os`` as factcheck.batch sees it, with ``write`` failing as a full disk does after ``allowed`` calls."""
+    """``os`` as factcheck.scale.batch sees it, with ``write`` failing as a full disk does after ``allowed`` calls."""
 
     def __init__(self, allowed: int, error: int = errno.ENOSPC):
         self.allowed, self.error = allowed, error
@@ -239,7 +239,7 @@ class _FailingWrites:
 @pytest.fixture(scope="module")
 def small_batch(tmp_path_factory, nli_model):
     """Four jobs, the checker that runs them in this process, and what an uninterrupted run writes."""
-    from factcheck.batch import Batch, LocalEngine
+    from factcheck.scale.batch import Batch, LocalEngine
     from factcheck.checker import Checker
 
     folder = tmp_path_factory.mktemp("small")
@@ -251,12 +251,12 @@ def small_batch(tmp_path_factory, nli_model):
 
 
 def test_a_full_disk_is_a_clear_error_and_resume_finishes_the_output(small_batch, tmp_path, monkeypatch):
-    import factcheck.batch
-    from factcheck.batch import Batch, BatchError
+    import factcheck.scale.batch
+    from factcheck.scale.batch import Batch, BatchError
 
     jobs, engine, expected = small_batch
     out = tmp_path / "results.jsonl"
-    monkeypatch.setattr(factcheck.batch, "os", _FailingWrites(allowed=2))
+    monkeypatch.setattr(factcheck.scale.batch, "os", _FailingWrites(allowed=2))
     with pytest.raises(BatchError) as failure:
         Batch(jobs, out).run(engine)
     assert str(failure.value) == (
@@ -272,8 +272,8 @@ def test_a_full_disk_is_a_clear_error_and_resume_finishes_the_output(small_batch
 
 
 def test_a_read_only_output_folder_is_a_clear_error(small_batch, tmp_path, monkeypatch):
-    import factcheck.batch
-    from factcheck.batch import Batch, BatchError
+    import factcheck.scale.batch
+    from factcheck.scale.batch import Batch, BatchError
 
     jobs, engine, expected = small_batch
     out = tmp_path / "results.jsonl"
@@ -283,7 +283,7 @@ def test_a_read_only_output_folder_is_a_clear_error(small_batch, tmp_path, monke
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     read_only.open = refuse
-    monkeypatch.setattr(factcheck.batch, "os", read_only)
+    monkeypatch.setattr(factcheck.scale.batch, "os", read_only)
     with pytest.raises(BatchError, match=f"^{re.escape(str(out))}: cannot write: Read-only file system$"):
         Batch(jobs, out).run(engine)
     monkeypatch.undo()

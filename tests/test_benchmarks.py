@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from factcheck.benchmarks import (
+from factcheck.evaluation.benchmarks import (
     CHUNK_TOKENS,
     NOT_SUPPORTED,
     SYSTEM_SETS,
@@ -16,8 +16,8 @@ from factcheck.benchmarks import (
     score_method,
 )
 from factcheck.checker import Checker
-from factcheck.ingest import Document
-from factcheck.report import CONTRADICTED, NOT_MENTIONED, SUPPORTED
+from factcheck.pipeline.ingest import Document
+from factcheck.results import CONTRADICTED, NOT_MENTIONED, SUPPORTED
 
 EXPECTED = {
     "fever-symmetric-test": (712, {SUPPORTED, CONTRADICTED}),
@@ -32,7 +32,7 @@ EXPECTED = {
 
 
 def test_fnc1_is_split_by_body(data_dir):
-    from factcheck.benchmarks import fnc1_rows
+    from factcheck.evaluation.benchmarks import fnc1_rows
 
     train, dev = fnc1_rows(data_dir, "train"), fnc1_rows(data_dir, "dev")
     assert len(train) + len(dev) == 49972

@@ -1,7 +1,7 @@
 import numpy as np
 
-from factcheck.calibration import expected_calibration_error, fit_temperature
-from factcheck.infer import softmax
+from factcheck.nli.calibration import expected_calibration_error, fit_temperature
+from factcheck.nli.infer import softmax
 
 
 def test_fit_temperature_recovers_an_overconfident_models_temperature():

@@ -1,8 +1,8 @@
 import pytest
 
 from conftest import EXAMPLES_DIR
-from factcheck.claims import Claim, as_claims, attribution, extract_claims, is_check_worthy
-from factcheck.ingest import Document, load_documents
+from factcheck.pipeline.claims import Claim, as_claims, attribution, extract_claims, is_check_worthy
+from factcheck.pipeline.ingest import Document, load_documents
 
 TASS = EXAMPLES_DIR / "articles" / "tass-2022-01-22-us-written-response.txt"
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import REPO
 
-from factcheck.eval_suite import MODEL_LEVEL, SYSTEM_LEVEL, split_benchmarks
+from factcheck.evaluation.suite import MODEL_LEVEL, SYSTEM_LEVEL, split_benchmarks
 
 QUICK_REFERENCE = REPO / "eval" / "quick" / "results.json"
 # A quick sample has 150 pairs per model-level set and 40 claims per system-level set: one or two

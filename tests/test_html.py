@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from test_cli import run_cli
 
-from factcheck.claims import Claim
-from factcheck.html import Mark, render_html, segments
-from factcheck.ingest import Document
-from factcheck.report import ClaimResult, Evidence, Report, Span
+from factcheck.pipeline.claims import Claim
+from factcheck.output.html import Mark, render_html, segments
+from factcheck.pipeline.ingest import Document
+from factcheck.results import ClaimResult, Evidence, Report, Span
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

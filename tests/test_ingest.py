@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from factcheck.ingest import Document, IngestError, load_documents
+from factcheck.pipeline.ingest import Document, IngestError, load_documents
 
 ARTICLE = "WASHINGTON, January 22. /TASS/. US officials have asked their Russian colleagues not to release it.\n"
 HEADED = " date 2022-01-22 \n\n\n\n" + ARTICLE

@@ -2,7 +2,7 @@
 
 import pytest
 
-from factcheck.mismatch import extract_values, find_mismatches, negation_spans, shares_topic
+from factcheck.pipeline.mismatch import extract_values, find_mismatches, negation_spans, shares_topic
 
 MEETINGS = (
     "Consultations on the issue took place in Geneva on January 10, followed by a meeting of the Russia-NATO "
@@ -89,7 +89,7 @@ def test_a_scale_word_belongs_to_its_number():
 
 
 def test_negation_counts_only_in_the_clause_about_the_claim():
-    from factcheck.mismatch import negation_clash
+    from factcheck.pipeline.mismatch import negation_clash
 
     window = (
         "The proposed measures include guarantees that NATO will not advance eastward. "

@@ -1,6 +1,6 @@
 import pytest
 
-from factcheck.nli_data import LABELS, NOT_ENTAILMENT, SETS, load_set, normalize_label
+from factcheck.nli.data import LABELS, NOT_ENTAILMENT, SETS, load_set, normalize_label
 
 
 @pytest.mark.parametrize("name", ["xnli-en-validation", "fever-symmetric-test", "negation-nli-mnli", "imppres"])
@@ -31,7 +31,7 @@ def test_unknown_set_and_missing_directory_are_clear(tmp_path):
 def test_the_nearest_other_premise_is_never_the_hypothesis_own():
     import numpy as np
 
-    from factcheck.nli_data import nearest_other_premise
+    from factcheck.nli.data import nearest_other_premise
 
     vectors = {"a dog runs": [1.0, 0.0], "a dog sleeps": [0.9, 0.1], "the market fell": [0.0, 1.0], "dogs move": [1.0, 0.05]}
 

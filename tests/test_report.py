@@ -1,8 +1,8 @@
 import json
 
-from factcheck.claims import Claim
-from factcheck.mismatch import Mismatch
-from factcheck.report import ClaimResult, Comparison, Evidence, Report, Span
+from factcheck.pipeline.claims import Claim
+from factcheck.pipeline.mismatch import Mismatch
+from factcheck.results import ClaimResult, Comparison, Evidence, Report, Span
 
 
 def make_result(claim_id="c1", document_id="doc", verdict="contradicted", source=None):

@@ -1,8 +1,8 @@
 import pytest
 
-from factcheck.ingest import Document
-from factcheck.retrieve import Embedder, Retriever, make_passages
-from factcheck.segment import split_sentences
+from factcheck.pipeline.ingest import Document
+from factcheck.pipeline.retrieve import Embedder, Retriever, make_passages
+from factcheck.pipeline.segment import split_sentences
 
 TEXT = (
     "The council met on Monday. It approved a new budget for schools.\n\n"

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from factcheck.calibration import expected_calibration_error
-from factcheck.infer import NLIModel, softmax
-from factcheck.nli_data import LABELS, NOT_ENTAILMENT, load_set
+from factcheck.nli.calibration import expected_calibration_error
+from factcheck.nli.infer import NLIModel, softmax
+from factcheck.nli.data import LABELS, NOT_ENTAILMENT, load_set
 
 ENTAILMENT, NEUTRAL, CONTRADICTION = LABELS
 
@@ -97,7 +97,7 @@ def evaluate_sets(
     limit: int | None = None,
     show_progress: bool = False,
 ) -> list[PairEvaluation]:
-    """Score ``model`` on each named set (see ``factcheck.nli_data.load_set``).
+    """Score ``model`` on each named set (see ``factcheck.nli.data.load_set``).
 
     ``limit`` keeps a fixed random sample (seed 0) of that many pairs: the first rows of a set are often
     one label or one template.

@@ -18,7 +18,7 @@ probabilities it reports:
 * **verbatim**: the passage contains the claim word for word, and the claim is a
   statement of at least ``VERBATIM_MIN_WORDS`` words -> it supports it fully: a
   quotation needs no inference. (A fragment such as "Gov." is found in any text.)
-* **mismatch** (``factcheck.mismatch``): the passage is about the same thing
+* **mismatch** (``factcheck.pipeline.mismatch``): the passage is about the same thing
   but gives another date, number, place or name -> it contradicts, with the
   NLI's belief that it bears on the claim, max(P(entailment), P(contradiction)),
   as the strength;
@@ -52,8 +52,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from factcheck.mismatch import content_coverage, find_mismatches, negation_clash, shares_topic
-from factcheck.report import (
+from factcheck.pipeline.mismatch import content_coverage, find_mismatches, negation_clash, shares_topic
+from factcheck.results import (
     CONFLICTING,
     CONTRADICTED,
     NOT_MENTIONED,
@@ -278,7 +278,7 @@ class VerdictModel:
 def verdict_model_for(model_folder: str | None) -> VerdictModel:
     """The verdict model fitted for an NLI checkpoint: its folder's ``decision.json``, or, for a checkpoint
     without one (any hub model), the shipped model's, whose features are NLI probabilities any 3-way model gives."""
-    from factcheck.infer import default_model_path
+    from factcheck.nli.infer import default_model_path
 
     for folder in (model_folder, str(default_model_path())):
         if folder and (Path(folder) / DECISION_FILE).is_file():

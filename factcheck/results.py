@@ -1,15 +1,12 @@
-"""Results: plain dataclasses that serialise to JSON and to a pandas DataFrame."""
+"""The results every stage passes on: plain dataclasses that serialise to JSON and to a pandas DataFrame."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from factcheck.claims import Claim
-from factcheck.mismatch import Mismatch
+from factcheck.pipeline.claims import Claim
+from factcheck.pipeline.mismatch import Mismatch
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
@@ -45,7 +42,7 @@ class Evidence:
     similarity: float = 0.0  # cosine of the claim's and the passage's embeddings
     key_span: Span | None = None  # the words inside ``text`` that drive the verdict
     mismatches: list[Mismatch] = field(default_factory=list)  # values the passage gives otherwise
-    # Set when a check beyond NLI decided how this passage counts (see factcheck.aggregate):
+    # Set when a check beyond NLI decided how this passage counts (see factcheck.pipeline.aggregate):
     # "verbatim" (it supports), "mismatch" or "negation" (it contradicts), "unrelated" or "question" (neither).
     rule: str | None = None
 
@@ -159,79 +156,3 @@ class Comparison(Report):
             "only_in_a": ids(self.only_in_a),
             "only_in_b": ids(self.only_in_b),
         }
-
-
-FORMATS = ("jsonl", "json", "csv", "md")
-
-
-def render(report: Report, output_format: str) -> str:
-    """The report as text in one of ``FORMATS``."""
-    if output_format == "jsonl":
-        return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in report.results)
-    if output_format == "json":
-        return report.to_json(indent=2) + "\n"
-    if output_format == "csv":
-        return report.to_dataframe().to_csv(index=False)
-    if output_format == "md":
-        return to_markdown(report)
-    raise ValueError(f"unknown format {output_format!r}; choose one of {', '.join(FORMATS)}")
-
-
-_FORMAT_OF_SUFFIX = {f: f for f in FORMATS} | {"markdown": "md", "html": "html", "htm": "html"}
-
-
-def format_for(path: str | None, default: str = "jsonl") -> str:
-    """The format a file name asks for by its extension (``html`` included, which needs the documents).
-
-    A name without an extension gets ``default``; an extension we cannot write is an error, never a file of
-    another format under a misleading name (JSON lines in ``report.xlsx``)."""
-    name = Path(path).name if path else ""
-    if not name or name == "-" or "." not in name.lstrip("."):
-        return default
-    suffix = name.rsplit(".", 1)[-1].lower()
-    if suffix not in _FORMAT_OF_SUFFIX:
-        known = ", ".join(f".{s}" for s in _FORMAT_OF_SUFFIX)
-        raise ValueError(f"{path}: cannot write .{suffix} files; name the output {known}, or choose one with --format")
-    return _FORMAT_OF_SUFFIX[suffix]
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """``text`` as the whole of ``path``, or ``path`` untouched: a full disk or a Ctrl-C mid-write never leaves a
-    half-written report where the user expects a whole one."""
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False)
-    try:
-        with handle:
-            # The permissions a plain open() would give (the temporary file is private to its owner).
-            os.chmod(handle.fileno(), path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _cell(text: str | None) -> str:
-    return "" if text is None else text.replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(report: Report) -> str:
-    lines = ["| claim | source | verdict | confidence | evidence |", "|---|---|---|---:|---|"]
-    for r in sorted(report.results, key=lambda r: VERDICT_ORDER[r.verdict]):
-        lead = r.evidence[0] if r.evidence and r.verdict != NOT_MENTIONED else None
-        evidence = ""
-        if lead:
-            evidence = _cell(lead.text)
-            if lead.key_span:
-                key = _cell(lead.key_span.text)
-                evidence = evidence.replace(key, f"**{key}**", 1)
-        lines.append(f"| {_cell(r.claim.text)} | {r.document_id} | {r.verdict} | {r.confidence:.2f} | {evidence} |")
-    return "\n".join(lines) + "\n"

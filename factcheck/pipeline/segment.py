@@ -13,7 +13,7 @@ How text is split:
   needs its data fetched, spaCy a pipeline). Like pysbd, a single line break
   ends a sentence: right for headlines and for trafilatura's output (one line a
   paragraph), wrong for hard-wrapped text, which comes out one line a sentence.
-* The first line ``date YYYY-MM-DD`` (see ``factcheck.ingest.DATE_HEADER``) is
+* The first line ``date YYYY-MM-DD`` (see ``factcheck.pipeline.ingest.DATE_HEADER``) is
   skipped: it is metadata, already in ``Document.date``, not a claim or evidence.
 * A news dateline stays attached to the sentence it introduces:
   ``WASHINGTON, January 22. /TASS/. US officials have asked …`` is one sentence.
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 
 import pysbd
 
-from factcheck.ingest import DATE_HEADER, Document
+from factcheck.pipeline.ingest import DATE_HEADER, Document
 
 _SEGMENTER = pysbd.Segmenter(language="en", clean=False)
 

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from factcheck.batch import CheckerSettings, Task, run_task
+from factcheck.scale.batch import CheckerSettings, Task, run_task
 
 
 class RayError(RuntimeError):

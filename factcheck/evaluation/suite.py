@@ -1,8 +1,8 @@
 """The evaluation suite behind ``factcheck eval``: model-level and system-level benchmarks in one run.
 
-Model level scores the NLI model on sentence pairs (``factcheck.evaluate``);
+Model level scores the NLI model on sentence pairs (``factcheck.evaluation.evaluate``);
 system level runs claims against evidence or whole articles through the checker
-and the two baselines (``factcheck.benchmarks``). ``--quick`` runs a fixed
+and the two baselines (``factcheck.evaluation.benchmarks``). ``--quick`` runs a fixed
 random sample of every set, small enough for CI.
 
 Every number is deterministic on one machine: no sampling at inference, fixed
@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from factcheck.benchmarks import (
+from factcheck.evaluation.benchmarks import (
     METHODS,
     SYSTEM_SETS,
     MethodRun,
@@ -29,9 +29,9 @@ from factcheck.benchmarks import (
     score_method,
 )
 from factcheck.checker import Checker
-from factcheck.evaluate import evaluate_sets
-from factcheck.infer import NLIModel, resolve_backend
-from factcheck.nli_data import SETS
+from factcheck.evaluation.evaluate import evaluate_sets
+from factcheck.nli.infer import NLIModel, resolve_backend
+from factcheck.nli.data import SETS
 
 MODEL_LEVEL = [
     "xnli-en-validation",

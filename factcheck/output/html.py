@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
 
-from factcheck.ingest import Document
-from factcheck.report import (
+from factcheck.pipeline.ingest import Document
+from factcheck.results import (
     CONTRADICTED,
     NOT_MENTIONED,
     SUPPORTED,
@@ -30,7 +30,7 @@ from factcheck.report import (
     Report,
     VERDICT_ORDER,
 )
-from factcheck.segment import split_sentences
+from factcheck.pipeline.segment import split_sentences
 
 # Most alarming first: a reader triages contradictions before anything else.
 

@@ -367,7 +367,7 @@ def nearest_other_premise(premises: list[str], hypotheses: list[str], embed) -> 
     The most similar, not a random one, because that is what the checker meets: retrieval puts the passages
     closest to a claim in front of it, and a random caption is off-topic in ways no retrieved passage is.
     A premise text the hypothesis was written against is never taken. ``embed`` maps texts to unit vectors
-    (``factcheck.retrieve.Embedder.encode``).
+    (``factcheck.pipeline.retrieve.Embedder.encode``).
     """
     import numpy as np
 

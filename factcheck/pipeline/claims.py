@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from factcheck.ingest import Document, id_error, json_lines, json_type_name
-from factcheck.segment import Sentence, split_sentences
+from factcheck.pipeline.ingest import Document, id_error, json_lines, json_type_name
+from factcheck.pipeline.segment import Sentence, split_sentences
 
 
 @dataclass

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from factcheck.nli_data import LABELS
+from factcheck.nli.data import LABELS
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def default_model_path() -> Path:
     override = os.environ.get("FACTCHECK_MODEL")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
+    return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
 
 
 def label_order(id2label: dict) -> list[int]:
@@ -167,7 +167,7 @@ class NLIModel:
     on CPUs with bfloat16 in hardware; ``self.backend`` says which ran); ``torch`` (float32); ``torch-bf16``,
     the same in bfloat16, 1.6-2.9x as fast on CPUs that multiply bfloat16 in hardware (AMX, avx512_bf16; slower
     than float32 elsewhere); or ONNX Runtime on an export of the same checkpoint (``pip install
-    factcheck[onnx]``, see ``factcheck.onnx_backend``), ``onnx`` (float32) or ``onnx-int8`` (weights
+    factcheck[onnx]``, see ``factcheck.nli.onnx_backend``), ``onnx`` (float32) or ``onnx-int8`` (weights
     quantised to 8 bits: 2.9-4.0x float32 torch, but a few verdicts in a hundred change). ``python
     eval/bench.py`` measures them.
     """
@@ -211,7 +211,7 @@ class NLIModel:
             self.model.to(self.device).eval()
             self._run = self._run_torch
         else:
-            from factcheck.onnx_backend import onnx_session
+            from factcheck.nli.onnx_backend import onnx_session
 
             self.session = onnx_session(self.name_or_path, quantized=backend == "onnx-int8")
             self.threads = torch.get_num_threads()  # one session run per thread, side by side
@@ -301,7 +301,7 @@ class NLIModel:
         """
         import torch
 
-        if self.runtime == "onnx":  # each session run takes one thread (factcheck.onnx_backend)
+        if self.runtime == "onnx":  # each session run takes one thread (factcheck.nli.onnx_backend)
             with ThreadPoolExecutor(max(1, min(self.threads, n_batches)), thread_name_prefix="factcheck-nli") as pool:
                 yield pool
             return

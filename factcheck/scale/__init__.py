@@ -1,0 +1,1 @@
+"""Beyond one check: resumable batches, the Ray engine, the archive."""
