@@ -45,6 +45,7 @@ and the whole workload. The closing five lines have a fixed form, to compare run
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import random
@@ -250,6 +251,32 @@ def backends_section(name_or_path: str, pairs: list[tuple[str, str]], data: Path
         )
 
 
+def key_span_agreement(checker: Checker, results: list) -> None:
+    """Ours' key spans (the coarse-to-fine search) against the exhaustive search's, which removes every window."""
+    explained = [r for r in results if r.evidence and r.evidence[0].key_span and r.evidence[0].rule is None]
+    reference = copy.deepcopy(explained)
+    for r in reference:
+        r.evidence[0].key_span = None
+    checker.explain(reference, exhaustive=True)
+
+    def characters(evidence) -> set[int]:
+        span = evidence.key_span
+        return set(range(span.start, span.end)) if span else set()
+
+    same = overlap = jaccard = 0.0
+    for ours_result, exhaustive_result in zip(explained, reference):
+        a, b = characters(ours_result.evidence[0]), characters(exhaustive_result.evidence[0])
+        same += a == b
+        overlap += bool(a & b)
+        jaccard += len(a & b) / len(a | b) if a | b else 1.0
+    n = max(1, len(explained))
+    print(
+        f"key spans: on the {len(explained)} passages ours explained by occlusion, the exhaustive search (every "
+        f"three-word window removed) finds the same span for {100 * same / n:.1f}%, an overlapping one for "
+        f"{100 * overlap / n:.1f}%; character Jaccard {jaccard / n:.2f}"
+    )
+
+
 def short_documents(data: Path, n_claims: int) -> list[tuple[str, Document]]:
     """Claims each against its own 5-sentence document, FEVER or Climate-FEVER style: FNC-1 train headlines
     (T data, the training split by body) against the first five sentences of their article's body."""
@@ -325,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
         f"({len(retrieved)} retrieved passages, {len(ours.pairs) - len(retrieved)} key-span occlusions) in "
         f"{ours.seconds:.1f} s, {ours.rate:.0f} pairs/s; verdicts {dict(Counter(ours_verdicts))}"
     )
+
+    key_span_agreement(checker, report.results)
 
     # The baselines run the model as transformers loads it: float32 torch.
     plain = checker.nli if checker.nli.backend == "torch" else NLIModel(checker.nli.name_or_path, backend="torch")

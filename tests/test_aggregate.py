@@ -1,13 +1,15 @@
+import re
+
 import numpy as np
 import pytest
 
 from factcheck.pipeline.aggregate import (
+    KeySpanSearch,
     Thresholds,
     VerdictModel,
     apply_rules,
     decide,
     key_span_from_drops,
-    occlusions,
     strengths,
     verdict_model_for,
 )
@@ -122,12 +124,43 @@ def test_a_passage_about_something_else_neither_supports_nor_contradicts():
 def test_key_span_is_the_run_of_words_whose_removal_moves_the_verdict():
     text = "At the same time the document will not contain any commitments at all"
     ev = evidence(text, 0.1, 0.1, 0.8, start=0)
-    words, ranges, variants = occlusions(text)
-    assert len(variants) == len(words)
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    ranges = [(first, min(first + 3, len(words))) for first in range(len(words))]
     drops = np.array([0.7 if "not" in text[words[a][0] : words[b - 1][1]] else 0.01 for a, b in ranges])
     span = key_span_from_drops(ev, words, ranges, drops)
     assert "not" in span.text and text[span.start : span.end] == span.text
     assert key_span_from_drops(ev, words, ranges, np.zeros(len(ranges))) is None
+
+
+def _search(text: str, model) -> tuple[KeySpanSearch, int]:
+    """A key-span search run to its end against ``model`` (variant -> the verdict's probability)."""
+    search, calls = KeySpanSearch(text, model(text)), 0
+    while not search.done:
+        variants = search.variants()
+        calls += len(variants)
+        search.update(np.array([model(v) for v in variants]))
+    return search, calls
+
+
+def test_key_span_search_narrows_to_the_words_that_carry_the_verdict_in_a_few_model_calls():
+    text = (
+        "Officials in Washington said on Friday that, after long talks with allies in Brussels and Geneva, "
+        "the document will not contain any commitments regarding NATO’s openness policy, a senior diplomat added."
+    )
+    # A model that contradicts the claim only while "will not contain" is there whole.
+    search, calls = _search(text, lambda variant: 0.9 if "will not contain" in variant else 0.05)
+    span = search.key_span(evidence(text, 0.05, 0.05, 0.9, start=40))
+    assert "not" in span.text and len(span.text.split()) <= 5
+    assert text[span.start - 40 : span.end - 40] == span.text
+    # Removing every three-word window would take one call a word.
+    assert calls < len(text.split()) / 2
+
+
+def test_key_span_search_of_a_short_or_empty_passage():
+    search, calls = _search("Prices did not rise.", lambda variant: 0.9 if "not" in variant else 0.1)
+    assert search.key_span(evidence("Prices did not rise.", 0.1, 0.0, 0.9, start=0)).text.split().count("not") == 1
+    empty, calls = _search("", lambda variant: 0.5)
+    assert empty.done and calls == 0 and empty.key_span(evidence("", 0.5, 0.0, 0.5, start=0)) is None
 
 
 def test_a_passage_quoting_the_claim_supports_it_whatever_the_model_says():

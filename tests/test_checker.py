@@ -74,6 +74,11 @@ def test_example_claims_get_their_expected_verdict_and_evidence(example_report, 
         assert case["evidence_contains"] in result.evidence[0].text
 
 
+def test_the_seed_contradiction_is_explained_by_its_negation(example_report):
+    (result,) = [r for r in example_report.results if r.claim.id == "nato-commitments"]
+    assert "will not contain" in result.evidence[0].key_span.text
+
+
 @pytest.fixture(scope="module")
 def readme_report(checker):
     return checker.check([Claim(case["claim"], id=case["id"]) for case in OUR_CASES], [OUR_ARTICLE])
