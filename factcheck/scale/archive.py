@@ -334,6 +334,7 @@ class Archive:
         *,
         engine: str = "local",
         address: str | None = None,
+        documents_per_batch: int = DOCUMENTS_PER_BATCH,
         show_progress: bool = False,
     ) -> AddSummary:
         """Store documents (files, folders, globs, ``Document`` objects, as ``Checker.check`` reads them).
@@ -341,7 +342,8 @@ class Archive:
         Every input is read before anything is written, so a bad one (an ``IngestError`` naming it) changes
         nothing. A document held already with the same content is left alone; one whose id is held with other
         content replaces it. Files are told apart by path across calls: ``wapo/article.txt`` added after
-        ``nyt/article.txt`` is ``wapo/article``. ``engine="ray"`` embeds on a Ray cluster (``address``, or one
+        ``nyt/article.txt`` is ``wapo/article``. ``documents_per_batch`` go through the encoder together (their
+        passages batched by length); a kill loses at most that many documents' work. ``engine="ray"`` embeds on a Ray cluster (``address``, or one
         started on this machine); this process writes.
         """
         if engine not in ("local", "ray"):
@@ -355,7 +357,7 @@ class Archive:
                 summary.unchanged.append(document.id)
             else:
                 todo.append(document)
-        batches = [todo[i : i + DOCUMENTS_PER_BATCH] for i in range(0, len(todo), DOCUMENTS_PER_BATCH)]
+        batches = [todo[i : i + documents_per_batch] for i in range(0, len(todo), documents_per_batch)]
         if engine == "ray":
             from factcheck.scale.ray_engine import prepare_on_ray
 
