@@ -12,6 +12,7 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Archive": "factcheck.scale.archive",
     "Checker": "factcheck.checker",
     "Claim": "factcheck.pipeline.claims",
     "Document": "factcheck.pipeline.ingest",

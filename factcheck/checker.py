@@ -38,9 +38,18 @@ from factcheck.pipeline.ingest import Document, distinguishing_ends, load_docume
 from factcheck.nli.data import LABELS
 from factcheck.results import NOT_MENTIONED, SUPPORTED, ClaimResult, Comparison, Evidence, Report
 from factcheck.pipeline.retrieve import Embedder, Retriever
+from factcheck.scale.archive import Archive
 
 DocumentLike = str | Path | Document
 T = TypeVar("T")
+
+
+def _dated(results: list[ClaimResult], documents: list[Document]) -> list[ClaimResult]:
+    """Each result with its source's date, where the source gives one."""
+    dates = {d.id: d.date for d in documents}
+    for result in results:
+        result.document_date = dates.get(result.document_id)
+    return results
 
 
 class Checker:
@@ -109,11 +118,44 @@ class Checker:
         # The retrieval index has split the document already; splitting a long one again would cost seconds.
         return extract_claims(document, self.retriever.index(document).sentences)
 
-    def check(self, claims: Iterable[str | Claim], documents: Iterable[DocumentLike] | DocumentLike) -> Report:
-        """Every claim against every document."""
+    def check(
+        self,
+        claims: Iterable[str | Claim],
+        documents: Iterable[DocumentLike] | DocumentLike | Archive,
+        *,
+        top_k: int = 10,
+    ) -> Report:
+        """Every claim against every document; against an ``Archive``, against the ``top_k`` documents whose
+        passages bear on it most."""
         claim_list = as_claims(claims)
+        if isinstance(documents, Archive):
+            return Report(self._check_archive(claim_list, documents, top_k))
         docs = load_documents(documents)
-        return Report(self._check(claim_list, docs))
+        return Report(_dated(self._check(claim_list, docs), docs))
+
+    def _check_archive(self, claims: list[Claim], archive: Archive, top_k: int) -> list[ClaimResult]:
+        """Each claim against the archive's documents that bear on it, through the per-document flow of ``_check``,
+        with the archive's stored embeddings; results by claim, then by the documents' rank."""
+        archive.check_retriever(self.retriever)
+        texts = [c.text for c in claims]
+        related = archive.related(texts, self.retriever.embed_claims(texts), top_k)
+        rank = {(i, doc_id): r for i, ids in enumerate(related) for r, doc_id in enumerate(ids)}
+        claims_of: dict[str, list[int]] = {}
+        for i, ids in enumerate(related):
+            for doc_id in ids:
+                # A claim taken from a document of the archive is not checked against it.
+                if claims[i].document_id != doc_id:
+                    claims_of.setdefault(doc_id, []).append(i)
+        jobs, documents = [], []
+        ids = list(claims_of)
+        for start in range(0, len(ids), self.retriever.cache_size):
+            for document in archive.indexes(ids[start : start + self.retriever.cache_size], self.retriever):
+                documents.append(document)
+                members = claims_of[document.id]
+                found = self.retriever.search([texts[i] for i in members], document)
+                jobs.extend((i, claims[i], document, candidates) for i, candidates in zip(members, found))
+        jobs.sort(key=lambda job: (job[0], rank[job[0], job[2].id]))
+        return _dated(self._judge([job[1:] for job in jobs]), documents)
 
     @classmethod
     def comparison_pair(cls, a: DocumentLike, b: DocumentLike) -> tuple[Document, Document]:

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -277,12 +278,24 @@ def _load_errors():
 @app.command()
 def check(
     claims: Annotated[
-        str,
+        str | None,
         typer.Option("--claims", "-c", help="JSON lines with 'claim' (and 'id'), or one claim a line; - for stdin."),
-    ],
+    ] = None,
     articles: Annotated[
-        list[Path], typer.Option("--articles", "-a", help="Files, folders or globs of the sources (repeatable).")
-    ],
+        list[Path] | None,
+        typer.Option("--articles", "-a", help="Files, folders or globs of the sources (repeatable)."),
+    ] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option("--index", "-i", help="An archive (factcheck index add) to check against instead of --articles."),
+    ] = None,
+    top_k: Annotated[
+        int, typer.Option("--top-k", min=1, help="With --index: the documents of the archive checked for each claim.")
+    ] = 10,
+    claims_from: Annotated[
+        Path | None,
+        typer.Option("--claims-from", help="Check the claims extracted from this article (not against itself)."),
+    ] = None,
     out: OutOption = None,
     output_format: FormatOption = None,
     model: ModelOption = None,
@@ -301,17 +314,33 @@ def check(
     """
     from factcheck.pipeline.claims import parse_claims
     from factcheck.pipeline.ingest import decode_text, load_documents, read_text
+    from factcheck.scale.archive import Archive, ArchiveError
 
+    if (claims is None) == (claims_from is None):
+        _fail("give the claims with --claims or --claims-from (one of them)")
+    if (articles is None) == (index is None):
+        _fail("give the sources with --articles or --index (one of them)")
     chosen = _output_format(out, output_format)
     with _whole_report_or_none():
         try:
-            text = decode_text(sys.stdin.buffer.read(), "<stdin>") if claims == "-" else read_text(claims)
-            claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
-            documents = load_documents([str(a) for a in articles])
+            sources = Archive(index, create=False) if index else load_documents([str(a) for a in articles])
+            if claims_from:
+                (article,) = load_documents([claims_from])
+                # The article as the archive knows it, if it holds it, so that its claims are not checked against it.
+                held = sources.id_of(article.text) if index else None
+                article = replace(article, id=held) if held else article
+            else:
+                text = decode_text(sys.stdin.buffer.read(), "<stdin>") if claims == "-" else read_text(claims)
+                claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
             thresholds = (support_threshold, contradict_threshold, conflict_threshold)
             checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
-            report = checker.check(claim_list, documents)
-        except (OSError, *_load_errors()) as error:
+            if claims_from:
+                claim_list = checker.extract(article)
+                if not claim_list:
+                    _fail(f"{claims_from}: no check-worthy claims found (factcheck extract shows what is taken)")
+            report = checker.check(claim_list, sources, top_k=top_k)
+            documents = sources.documents(dict.fromkeys(r.document_id for r in report.results)) if index else sources
+        except (OSError, ArchiveError, *_load_errors()) as error:
             _fail(str(error))
         _emit(report, documents, checker, out, chosen)
 
@@ -460,6 +489,94 @@ def batch(
         _fail(str(error))
     typer.echo(summary.line(), err=True)
     raise typer.Exit(code=1 if summary.failed else 0)
+
+
+index_app = typer.Typer(
+    help="An archive of sources, indexed once, that claims are checked against (factcheck check --index).",
+    no_args_is_help=True,
+)
+app.add_typer(index_app, name="index")
+ArchiveArgument = Annotated[Path, typer.Argument(help="The archive's folder.")]
+
+
+@index_app.command("add")
+def index_add(
+    archive: Annotated[Path, typer.Argument(help="The archive's folder; made if it does not exist.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or globs of sources, as check --articles reads them.")],
+    engine: Annotated[
+        BatchEngine,
+        typer.Option(
+            "--engine",
+            help="local: embed here. ray: embed on the actors of a Ray cluster (pip install 'factcheck\\[ray]'); "
+            "this process writes the archive.",
+        ),
+    ] = BatchEngine.local,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="With --engine ray: HOST:PORT of the cluster's head or 'auto'; default: this machine."),
+    ] = None,
+    documents_per_batch: Annotated[
+        int,
+        typer.Option(
+            "--documents-per-batch", min=1, help="Documents embedded together; a kill loses at most this many's work."
+        ),
+    ] = 64,
+    threads: ThreadsOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Add sources to an archive: the same file twice is one document, a changed file replaces its old version.
+
+    Interrupted (even by kill -9), the archive holds each document wholly or not at all; the same command again
+    finishes the work.
+    """
+    from factcheck.scale.archive import Archive, ArchiveError
+    from factcheck.scale.ray_engine import RayError
+
+    if engine is BatchEngine.local and address:
+        _fail("--address goes with --engine ray")
+    _set_threads(threads)
+    try:
+        with Archive(archive) as opened:
+            summary = opened.add(
+                [str(p) for p in paths],
+                engine=engine.value,
+                address=address,
+                documents_per_batch=documents_per_batch,
+                show_progress=_progress(quiet),
+            )
+    except KeyboardInterrupt:
+        _interrupted("interrupted: the documents stored so far are kept; run the same command again to finish")
+    except (OSError, ArchiveError, RayError, *_load_errors()) as error:
+        _fail(str(error))
+    typer.echo(f"{archive}: {summary.line()}", err=True)
+
+
+@index_app.command("remove")
+def index_remove(
+    archive: ArchiveArgument,
+    ids: Annotated[list[str], typer.Argument(help="Ids of the documents to take out (factcheck check reports them).")],
+) -> None:
+    """Take documents out of an archive: all the ids given, or none when one is unknown."""
+    from factcheck.scale.archive import Archive, ArchiveError
+
+    try:
+        with Archive(archive, create=False) as opened:
+            removed = opened.remove(ids)
+    except (OSError, ArchiveError) as error:
+        _fail(str(error))
+    typer.echo(f"{archive}: {len(removed)} removed", err=True)
+
+
+@index_app.command("info")
+def index_info(archive: ArchiveArgument) -> None:
+    """Documents, passages, size on disk, retriever model and when the archive last changed."""
+    from factcheck.scale.archive import Archive, ArchiveError
+
+    try:
+        with Archive(archive, create=False) as opened:
+            typer.echo("\n".join(opened.info().lines()))
+    except (OSError, ArchiveError) as error:
+        _fail(str(error))
 
 
 @app.command("eval")

@@ -62,6 +62,7 @@ class ClaimResult:
     # What the reader should know about how this result was reached, e.g. that the claim was too long for the
     # model to read whole.
     warnings: list[str] = field(default_factory=list)
+    document_date: str | None = None  # the source's date (ISO YYYY-MM-DD), where it gives one
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +97,7 @@ class Report:
                     "claim_id": r.claim.id,
                     "claim": r.claim.text,
                     "document_id": r.document_id,
+                    "document_date": r.document_date,
                     "verdict": r.verdict,
                     "confidence": r.confidence,
                     "evidence": lead.text if lead else None,

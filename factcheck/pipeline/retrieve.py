@@ -188,12 +188,17 @@ class Retriever:
         for index in made.values():
             index.embeddings, start = embeddings[start : start + len(index.passages)], start + len(index.passages)
         found = [made.get(key) or self._indexes[key] for key in keys]
-        for key, index in zip(keys, found):
+        self.keep(found)
+        return found
+
+    def keep(self, indexes: list[DocumentIndex]) -> None:
+        """Remember indexes for reuse, also ones made elsewhere (an archive's, from its stored embeddings)."""
+        for index in indexes:
+            key = (index.document.id, hash(index.document.text))
             self._indexes[key] = index
             self._indexes.move_to_end(key)
         while len(self._indexes) > self.cache_size:
             self._indexes.popitem(last=False)
-        return found
 
     def search(self, claims: list[str], document: Document, k: int | None = None) -> list[list[Candidate]]:
         """For each claim, the ``k`` best passages of ``document``, best first."""

@@ -34,8 +34,11 @@ import logging
 import os
 import socket
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+
+import numpy as np
 
 from factcheck.scale.batch import CheckerSettings, Task, run_task
 
@@ -55,6 +58,30 @@ def _check_reachable(address: str | None) -> None:
         socket.create_connection((host, int(port)), timeout=10).close()
     except OSError as error:
         raise RayError(f"cannot start or reach Ray at {address}: {error.strerror or error}") from None
+
+
+@contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Ray at ``address`` (or on this machine), started for the caller and stopped after it, unless this process
+    has started Ray already."""
+    try:
+        import ray
+    except ImportError:
+        raise RayError("the ray engine needs Ray: pip install 'factcheck[ray]'") from None
+    # Ray Data logs each dataset's plan and progress at INFO; our commands print their own progress and summary.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    started_here = not ray.is_initialized()
+    if started_here:
+        _check_reachable(address)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="error")
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise RayError(f"cannot start or reach Ray at {address or 'this machine'}: {error}") from None
+    try:
+        yield
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 class _JobRunner:
@@ -94,20 +121,8 @@ class RayEngine:
         items = [{"task": json.dumps(asdict(task), ensure_ascii=False)} for task in tasks]
         if not items:
             return
-        # Ray Data logs each dataset's plan and progress at INFO; the batch prints its own progress and summary.
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
-        started_here = not ray.is_initialized()
-        if started_here:
-            _check_reachable(self.address)
-            try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level="error")
-            except (ConnectionError, RuntimeError, ValueError) as error:
-                raise RayError(f"cannot start or reach Ray at {self.address or 'this machine'}: {error}") from None
-        try:
+        with ray_session(self.address):
             yield from self._run(items, jobs_path)
-        finally:
-            if started_here:
-                ray.shutdown()
 
     def _run(self, items: list[dict], jobs_path: Path) -> Iterator[dict]:
         import ray
@@ -129,3 +144,56 @@ class RayEngine:
         )
         for row in dataset.iter_rows():
             yield json.loads(row["output"])
+
+
+class _Preparer:
+    """A Ray Data actor of an archive build: the retriever's encoder, loaded once, for every batch of documents."""
+
+    def __init__(self, embedder, window: int):
+        self.embedder = embedder
+        self.window = window
+
+    def __call__(self, rows: dict) -> dict:
+        from factcheck.pipeline.ingest import Document
+        from factcheck.scale.archive import prepare
+
+        (batch,) = rows["documents"]
+        prepared = prepare([Document(**d) for d in json.loads(batch)], self.embedder, self.window)
+        # Passages as offsets and embeddings as bytes: Arrow carries them as they are, and the driver rebuilds the
+        # passages from the documents it holds.
+        offsets = [[[p.start, p.end, p.first_sentence, p.last_sentence] for p in item.passages] for item in prepared]
+        embeddings = np.concatenate([item.embeddings for item in prepared]) if prepared else np.zeros(0, np.float32)
+        return {"passages": [json.dumps(offsets)], "embeddings": [embeddings.astype(np.float32).tobytes()]}
+
+
+def prepare_on_ray(batches: list[list], embedder, window: int, address: str | None) -> Iterator:
+    """``factcheck.scale.archive.prepare`` of every batch of documents on a pool of Ray actors (an encoder each),
+    in the order given. A row is a whole batch, so the encoder sees the passages a local build gives it in one call."""
+    from factcheck.pipeline.retrieve import EMBEDDING_SIZE, Embedder, Passage
+    from factcheck.scale.archive import Prepared
+
+    if not batches:
+        return
+    with ray_session(address):
+        import ray
+
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # the driver writes documents in the order given
+        context.enable_progress_bars = False
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        items = [{"documents": json.dumps([asdict(d) for d in batch], ensure_ascii=False)} for batch in batches]
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            _Preparer,
+            # A fresh encoder per actor, with this one's settings: a loaded model does not travel.
+            fn_constructor_kwargs={"embedder": Embedder(embedder.model_name, embedder.device, embedder.backend), "window": window},
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=min(cpus, len(items))),
+            num_cpus=1,
+        )
+        for batch, row in zip(batches, dataset.iter_rows()):
+            vectors = np.frombuffer(row["embeddings"], dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+            start = 0
+            for document, offsets in zip(batch, json.loads(row["passages"])):
+                passages = [Passage(document.id, s, e, document.text[s:e], first, last) for s, e, first, last in offsets]
+                yield Prepared(document, passages, vectors[start : start + len(passages)])
+                start += len(passages)

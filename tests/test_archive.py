@@ -1,0 +1,210 @@
+"""An archive on disk (``factcheck index``, ``Checker.check(claims, archive)``), on the shipped models."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO
+from test_cli import run_cli
+
+from factcheck import Archive, Checker, Document
+from factcheck.pipeline.claims import parse_claims
+from factcheck.scale.archive import ArchiveError
+
+ARTICLE = REPO / "factcheck" / "examples" / "port-ellis-ferry.txt"
+CLAIMS = REPO / "factcheck" / "examples" / "claims.jsonl"
+OTHERS = [
+    Document("The city council of Lyon approved a new tram line on Monday. It will cost 300 million euros.", id="tram"),
+    Document("Heavy rain flooded the Loire valley in April. Farmers lost most of their wheat.", id="rain", date="2024-04-20"),
+]
+TOPICS = ["bridge", "library", "stadium", "hospital", "school", "museum", "airport", "tunnel", "harbour", "park"]
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return Checker()
+
+
+@pytest.fixture(scope="module")
+def claims():
+    return parse_claims(CLAIMS.read_text(encoding="utf-8"), str(CLAIMS))
+
+
+def write_articles(folder: Path, count: int) -> Path:
+    """``count`` short articles, each about something else, one a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        topic = TOPICS[i % len(TOPICS)]
+        (folder / f"news-{i:03d}.txt").write_text(
+            f"The new {topic} of town {i} opened on day {i % 28 + 1}. It cost {i + 2} million euros to build.\n\n"
+            f"The mayor of town {i} said {i * 10 + 5} people attended. Critics called the {topic} too expensive.\n",
+            encoding="utf-8",
+        )
+    return folder
+
+
+def contents(path: Path) -> list[tuple]:
+    """What an archive holds, row by row: documents with their hashes, and their passages with embeddings."""
+    with sqlite3.connect(path / "archive.sqlite") as db:
+        return db.execute(
+            'SELECT d.id, d.sha256, d.path, p.start, p."end", p.first_sentence, p.last_sentence, p.embedding '
+            "FROM documents d JOIN passages p ON p.document = d.key ORDER BY d.id, p.start, p.\"end\""
+        ).fetchall()
+
+
+def test_adding_the_same_file_twice_keeps_one_document_and_a_changed_file_replaces_it(tmp_path):
+    article = tmp_path / "ferry.txt"
+    article.write_text(ARTICLE.read_text(encoding="utf-8"), encoding="utf-8")
+    archive = Archive(tmp_path / "archive")
+    assert archive.add([article, *OTHERS]).added == ["ferry", "tram", "rain"]
+    first = archive.info()
+    assert archive.add([article]).unchanged == ["ferry"]
+    assert (archive.info().documents, archive.info().passages) == (3, first.passages)
+
+    article.write_text(ARTICLE.read_text(encoding="utf-8").replace("212 passengers", "120 passengers"), encoding="utf-8")
+    assert archive.add([article]).replaced == ["ferry"]
+    assert len(archive) == 3
+    (stored,) = archive.documents(["ferry"])
+    assert "120 passengers" in stored.text and "212 passengers" not in stored.text
+
+    # Another file of the same name is another document, told apart by its folder, and keeps that name.
+    (tmp_path / "wapo").mkdir()
+    (tmp_path / "wapo" / "ferry.txt").write_text("The ferry was late again on Tuesday.", encoding="utf-8")
+    assert archive.add([tmp_path / "wapo" / "ferry.txt"]).added == ["wapo/ferry"]
+    assert archive.add([tmp_path / "wapo" / "ferry.txt"]).unchanged == ["wapo/ferry"]
+
+    assert archive.remove(["tram", "wapo/ferry"]) == ["tram", "wapo/ferry"]
+    with pytest.raises(ArchiveError, match="no document 'nope'"):
+        archive.remove(["rain", "nope"])
+    assert sorted(archive.ids()) == ["ferry", "rain"]  # all or nothing: "rain" is still there
+    info = archive.info()
+    assert (info.documents, info.window) == (2, 2)
+    assert info.size_bytes > 0 and info.model_sha256 and info.changed >= info.created
+
+
+def test_checking_against_an_archive_gives_the_verdicts_of_checking_the_documents(tmp_path, checker, claims):
+    archive = Archive(tmp_path / "archive")
+    archive.add([ARTICLE, *OTHERS])
+    direct = checker.check(claims, [ARTICLE, *OTHERS])
+    from_archive = checker.check(claims, archive, top_k=3)
+    assert {(r.claim.id, r.document_id): r.verdict for r in from_archive.results} == {
+        (r.claim.id, r.document_id): r.verdict for r in direct.results
+    }
+    # Results come claim by claim, the best-matching source first; each source's date where it has one.
+    assert [r.claim.id for r in from_archive.results[::3]] == [c.id for c in claims]
+    assert {r.document_id for r in from_archive.results[::3]} == {"port-ellis-ferry"}
+    assert {r.document_id: r.document_date for r in from_archive.results} == {
+        "port-ellis-ferry": "2025-03-04", "tram": None, "rain": "2024-04-20"
+    }
+    assert [s["claim_id"] for s in from_archive.summary()] == [c.id for c in claims]
+
+    # With top_k=1 only the article, which bears on every claim, is checked.
+    assert {r.document_id for r in checker.check(claims, archive, top_k=1).results} == {"port-ellis-ferry"}
+
+
+def test_kill_9_during_index_add_then_add_again_gives_the_archive_of_an_uninterrupted_run(tmp_path):
+    articles = write_articles(tmp_path / "articles", 40)
+    reference = tmp_path / "reference"
+    Archive(reference).add([articles], documents_per_batch=1)
+
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "factcheck.cli", "index", "add", str(killed), str(articles)]
+    process = subprocess.Popen([*command, "--documents-per-batch", "1"], cwd=REPO, stderr=subprocess.PIPE)
+    deadline, stored = time.monotonic() + 120, 0
+    while stored < 5 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        try:
+            with sqlite3.connect(killed / "archive.sqlite", timeout=5) as db:
+                stored = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        except sqlite3.OperationalError:  # not made yet
+            pass
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the add ended before it could be killed"
+
+    # The cut archive opens, and holds whole documents only: each with every passage of the uninterrupted run.
+    kept = Archive(killed, create=False)
+    assert 5 <= len(kept) < 40
+    expected = contents(reference)
+    held = set(kept.ids())
+    assert contents(killed) == [row for row in expected if row[0] in held]
+
+    summary = kept.add([articles], documents_per_batch=1)
+    assert len(summary.unchanged) == len(held) and len(summary.added) == 40 - len(held)
+    assert contents(killed) == expected
+
+
+def test_a_reader_checks_claims_while_a_writer_adds(tmp_path, checker):
+    archive_path = tmp_path / "archive"
+    Archive(archive_path).add([ARTICLE])
+    articles = write_articles(tmp_path / "articles", 40)
+    command = [sys.executable, "-m", "factcheck.cli", "index", "add", str(archive_path), str(articles)]
+    writer = subprocess.Popen([*command, "--documents-per-batch", "1"], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    reader = Archive(archive_path, create=False)
+    seen = []
+    while writer.poll() is None:
+        report = checker.check(["The first crossing carried 212 passengers."], reader, top_k=2)
+        seen.append(len(reader))
+        assert report.results[0].document_id == "port-ellis-ferry" and report.results[0].verdict == "supported"
+    assert writer.returncode == 0, writer.stderr.read()
+    assert len(set(seen)) >= 2, "no check ran while the writer was adding"
+    assert len(reader) == 41
+    (town,) = checker.check(["The new museum of town 35 opened on day 8."], reader, top_k=1).results
+    assert (town.document_id, town.verdict) == ("news-035", "supported")
+
+
+def test_the_command_line(tmp_path):
+    archive = tmp_path / "archive"
+    write_articles(tmp_path / "articles", 2)
+    result = run_cli("index", "add", archive, ARTICLE, tmp_path / "articles", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == f"{archive}: 3 added, 0 replaced, 0 unchanged"
+    info = run_cli("index", "info", archive)
+    assert info.returncode == 0 and "documents: 3" in info.stdout and "all-MiniLM-L6-v2" in info.stdout
+
+    # The article's own claims against the archive that holds it: never against itself.
+    result = run_cli("check", "--claims-from", ARTICLE, "--index", archive, "--top-k", "2", "-f", "csv", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    rows = pd.read_csv(io.StringIO(result.stdout))
+    assert len(rows) and set(rows["document_id"]) <= {"news-000", "news-001"}
+
+    assert run_cli("index", "remove", archive, "news-000").returncode == 0
+    for args, message in [
+        (("index", "remove", archive, "news-000"), f"error: {archive}: no document 'news-000'"),
+        (("index", "info", tmp_path / "nowhere"), f"error: {tmp_path / 'nowhere'}: no archive here"),
+        (("index", "add", tmp_path / "articles", ARTICLE), f"error: {tmp_path / 'articles'}: not an archive"),
+        (("index", "add", archive, tmp_path / "missing.txt"), "missing.txt"),
+        (("check", "-c", CLAIMS, "--index", tmp_path / "nowhere"), f"error: {tmp_path / 'nowhere'}: no archive here"),
+        (("check", "-c", CLAIMS, "--index", archive, "-a", ARTICLE), "error: give the sources with --articles or --index"),
+    ]:
+        result = run_cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.splitlines()[-1].startswith(message if message.startswith("error") else "error: ")
+        assert message in result.stderr
+    assert "documents: 2" in run_cli("index", "info", archive).stdout
+
+
+def test_the_ray_build_stores_what_the_local_build_stores(tmp_path):
+    ray = pytest.importorskip("ray")
+    articles = write_articles(tmp_path / "articles", 12)
+    Archive(tmp_path / "local").add([articles, ARTICLE], documents_per_batch=4)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="error")
+    try:
+        Archive(tmp_path / "ray").add([articles, ARTICLE], engine="ray", documents_per_batch=4)
+    finally:
+        ray.shutdown()
+    local, remote = contents(tmp_path / "local"), contents(tmp_path / "ray")
+    assert [row[:7] for row in remote] == [row[:7] for row in local]
+    # An actor runs its encoder on one thread, this process on all: the last bits of an embedding differ.
+    vectors = [np.stack([np.frombuffer(row[7], np.float32) for row in rows]) for rows in (local, remote)]
+    assert np.allclose(*vectors, atol=2e-2)
