@@ -21,7 +21,7 @@ that are not "not mentioned" costs the same either way and is not what is compar
 
 * the build (``Archive.add``, in a child process so that its memory is not counted as checking's): documents/s
   and the archive's size on disk. The build resumes: run the same command again after an interruption.
-* each claim alone through ``Checker.check(claim, archive, top_k=--top-k)``: latency p50/p95;
+* each claim alone through ``Checker.check(claim, archive, top_documents=--top-k)``: latency p50/p95;
 * every claim against every document: the per-document flow of ``Checker.check`` over all documents, with their
   stored embeddings (re-embedding 20,000 documents would make the archive look far better than this);
 * recall: of the (claim, document) pairs that every-document checking finds supported, contradicted or
@@ -153,13 +153,13 @@ def main() -> None:
     checker = Checker(key_spans=False)
     started = time.perf_counter()
     archive.refresh()
-    checker.check(["warm-up"], archive, top_k=1)  # models loaded, search files mapped: not a claim's latency
+    checker.check(["warm-up"], archive, top_documents=1)  # models loaded, search files mapped: not a claim's latency
     print(f"warm-up (models, search index): {time.perf_counter() - started:.1f} s")
     checker.clear_cache()
     latencies, archive_results = [], []
     for claim in claims:
         started = time.perf_counter()
-        archive_results += checker.check([claim], archive, top_k=args.top_k).results
+        archive_results += checker.check([claim], archive, top_documents=args.top_k).results
         latencies.append(time.perf_counter() - started)
     archive_seconds = sum(latencies)
     p50, p95 = np.percentile(latencies, [50, 95])

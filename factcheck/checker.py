@@ -123,22 +123,22 @@ class Checker:
         claims: Iterable[str | Claim],
         documents: Iterable[DocumentLike] | DocumentLike | Archive,
         *,
-        top_k: int = 10,
+        top_documents: int = 10,
     ) -> Report:
-        """Every claim against every document; against an ``Archive``, against the ``top_k`` documents whose
-        passages bear on it most."""
+        """Every claim against every document; against an ``Archive``, against the ``top_documents`` documents
+        whose passages bear on it most (the checker's ``top_k`` is the passages judged in each document)."""
         claim_list = as_claims(claims)
         if isinstance(documents, Archive):
-            return Report(self._check_archive(claim_list, documents, top_k))
+            return Report(self._check_archive(claim_list, documents, top_documents))
         docs = load_documents(documents)
         return Report(_dated(self._check(claim_list, docs), docs))
 
-    def _check_archive(self, claims: list[Claim], archive: Archive, top_k: int) -> list[ClaimResult]:
+    def _check_archive(self, claims: list[Claim], archive: Archive, top_documents: int) -> list[ClaimResult]:
         """Each claim against the archive's documents that bear on it, through the per-document flow of ``_check``,
         with the archive's stored embeddings; results by claim, then by the documents' rank."""
         archive.check_retriever(self.retriever)
         texts = [c.text for c in claims]
-        related = archive.related(texts, self.retriever.embed_claims(texts), top_k)
+        related = archive.related(texts, self.retriever.embed_claims(texts), top_documents)
         rank = {(i, doc_id): r for i, ids in enumerate(related) for r, doc_id in enumerate(ids)}
         claims_of: dict[str, list[int]] = {}
         for i, ids in enumerate(related):

@@ -290,8 +290,9 @@ def check(
         typer.Option("--index", "-i", help="An archive (factcheck index add) to check against instead of --articles."),
     ] = None,
     top_k: Annotated[
-        int, typer.Option("--top-k", min=1, help="With --index: the documents of the archive checked for each claim.")
-    ] = 10,
+        int | None,
+        typer.Option("--top-k", min=1, help="With --index: the documents of the archive checked for each claim [default: 10]."),
+    ] = None,
     claims_from: Annotated[
         Path | None,
         typer.Option("--claims-from", help="Check the claims extracted from this article (not against itself)."),
@@ -320,6 +321,8 @@ def check(
         _fail("give the claims with --claims or --claims-from (one of them)")
     if (articles is None) == (index is None):
         _fail("give the sources with --articles or --index (one of them)")
+    if top_k is not None and index is None:
+        _fail("--top-k chooses documents of an archive: use it with --index (with --articles, every article is checked)")
     chosen = _output_format(out, output_format)
     with _whole_report_or_none():
         try:
@@ -338,7 +341,7 @@ def check(
                 claim_list = checker.extract(article)
                 if not claim_list:
                     _fail(f"{claims_from}: no check-worthy claims found (factcheck extract shows what is taken)")
-            report = checker.check(claim_list, sources, top_k=top_k)
+            report = checker.check(claim_list, sources, **({"top_documents": top_k} if top_k else {}))
             documents = sources.documents(dict.fromkeys(r.document_id for r in report.results)) if index else sources
         except (OSError, ArchiveError, *_load_errors()) as error:
             _fail(str(error))

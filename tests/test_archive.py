@@ -96,7 +96,7 @@ def test_checking_against_an_archive_gives_the_verdicts_of_checking_the_document
     archive = Archive(tmp_path / "archive")
     archive.add([ARTICLE, *OTHERS])
     direct = checker.check(claims, [ARTICLE, *OTHERS])
-    from_archive = checker.check(claims, archive, top_k=3)
+    from_archive = checker.check(claims, archive, top_documents=3)
     assert {(r.claim.id, r.document_id): r.verdict for r in from_archive.results} == {
         (r.claim.id, r.document_id): r.verdict for r in direct.results
     }
@@ -108,8 +108,8 @@ def test_checking_against_an_archive_gives_the_verdicts_of_checking_the_document
     }
     assert [s["claim_id"] for s in from_archive.summary()] == [c.id for c in claims]
 
-    # With top_k=1 only the article, which bears on every claim, is checked.
-    assert {r.document_id for r in checker.check(claims, archive, top_k=1).results} == {"port-ellis-ferry"}
+    # With top_documents=1 only the article, which bears on every claim, is checked.
+    assert {r.document_id for r in checker.check(claims, archive, top_documents=1).results} == {"port-ellis-ferry"}
 
 
 def test_kill_9_during_index_add_then_add_again_gives_the_archive_of_an_uninterrupted_run(tmp_path):
@@ -153,13 +153,13 @@ def test_a_reader_checks_claims_while_a_writer_adds(tmp_path, checker):
     reader = Archive(archive_path, create=False)
     seen = []
     while writer.poll() is None:
-        report = checker.check(["The first crossing carried 212 passengers."], reader, top_k=2)
+        report = checker.check(["The first crossing carried 212 passengers."], reader, top_documents=2)
         seen.append(len(reader))
         assert report.results[0].document_id == "port-ellis-ferry" and report.results[0].verdict == "supported"
     assert writer.returncode == 0, writer.stderr.read()
     assert len(set(seen)) >= 2, "no check ran while the writer was adding"
     assert len(reader) == 41
-    (town,) = checker.check(["The new museum of town 35 opened on day 8."], reader, top_k=1).results
+    (town,) = checker.check(["The new museum of town 35 opened on day 8."], reader, top_documents=1).results
     assert (town.document_id, town.verdict) == ("news-035", "supported")
 
 

@@ -3,7 +3,7 @@
     >>> from factcheck import Archive, Checker
     >>> archive = Archive("desk-archive")                       # a folder; made on first use    # doctest: +SKIP
     >>> archive.add(["articles/"])                              # same formats and errors as check # doctest: +SKIP
-    >>> Checker().check(["The ferry carried 212 passengers."], archive, top_k=10)             # doctest: +SKIP
+    >>> Checker().check(["The ferry carried 212 passengers."], archive, top_documents=10)             # doctest: +SKIP
 
 Storage. SQLite (the standard library's, in WAL mode) holds the truth: each
 document (text, content hash, path, date, ...) with its passages (offsets,
