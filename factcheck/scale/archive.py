@@ -45,6 +45,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -304,17 +305,15 @@ class Archive:
     def __exit__(self, *_) -> None:
         self.close()
 
-    def _transaction(self):
-        db = self._db
-
-        class _Transaction:
-            def __enter__(self):
-                db.execute("BEGIN IMMEDIATE")  # the write lock now: two writers take turns, never interleave
-
-            def __exit__(self, kind, *_):
-                db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-        return _Transaction()
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")  # the write lock now: two writers take turns, never interleave
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def check_retriever(self, retriever: Retriever) -> None:
         """Claims are embedded by the checker's retriever: it must be the one the passages were embedded by."""
