@@ -61,13 +61,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factcheck import Checker, Document  # noqa: E402
-from factcheck.pipeline.aggregate import apply_rules, decide, unrelated  # noqa: E402
-from factcheck.pipeline.claims import Claim  # noqa: E402
 from factcheck.evaluation.benchmarks import fnc1_rows, load_system_set, run_factcheck  # noqa: E402
 from factcheck.evaluation.suite import QUICK_ITEMS, SYSTEM_LEVEL  # noqa: E402
-from factcheck.nli.infer import BACKENDS, NLIModel, cpu_description, resolve_backend  # noqa: E402
-from factcheck.pipeline.ingest import load_documents  # noqa: E402
 from factcheck.nli.data import LABELS  # noqa: E402
+from factcheck.nli.infer import BACKENDS, NLIModel, cpu_description, resolve_backend  # noqa: E402
+from factcheck.pipeline.aggregate import apply_rules, decide, unrelated  # noqa: E402
+from factcheck.pipeline.claims import Claim  # noqa: E402
+from factcheck.pipeline.ingest import load_documents  # noqa: E402
 from factcheck.results import NOT_MENTIONED, Evidence  # noqa: E402
 
 OUR_EXAMPLES = Path(__file__).resolve().parent.parent / "factcheck" / "examples"

@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--claims", type=int, default=200)
     parser.add_argument("--premises-per-doc", type=int, default=2)
-    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--top-k", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="1,000 documents and 20 claims")
     args = parser.parse_args()
     if args.quick:

@@ -33,10 +33,10 @@ from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.pipeline.aggregate import STRONGEST_CONTRADICT, STRONGEST_SUPPORT, Thresholds  # noqa: E402
-from factcheck.nli.infer import NLIModel  # noqa: E402
-from factcheck.pipeline.mismatch import content_coverage  # noqa: E402
 from factcheck.nli.data import SETS, load_set, nearest_other_premise  # noqa: E402
+from factcheck.nli.infer import NLIModel  # noqa: E402
+from factcheck.pipeline.aggregate import STRONGEST_CONTRADICT, STRONGEST_SUPPORT, Thresholds  # noqa: E402
+from factcheck.pipeline.mismatch import content_coverage  # noqa: E402
 from factcheck.pipeline.retrieve import Embedder  # noqa: E402
 
 VERDICTS = ("supported", "contradicted", "not_mentioned")

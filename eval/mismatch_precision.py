@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factcheck.evaluation.benchmarks import fnc1_rows  # noqa: E402
+from factcheck.nli.data import SETS, load_set  # noqa: E402
 from factcheck.pipeline.ingest import Document  # noqa: E402
 from factcheck.pipeline.mismatch import find_mismatches  # noqa: E402
-from factcheck.nli.data import SETS, load_set  # noqa: E402
 from factcheck.pipeline.retrieve import DocumentIndex, _claim_tokens  # noqa: E402
 
 TOP = 6

@@ -22,22 +22,22 @@ from typing import TypeVar
 
 import numpy as np
 
+from factcheck.nli.data import LABELS
+from factcheck.nli.infer import NLIModel
 from factcheck.pipeline.aggregate import (
+    FINE_REGION,
+    KeySpanSearch,
     Thresholds,
     VerdictModel,
     apply_rules,
     decide,
-    FINE_REGION,
-    KeySpanSearch,
     unrelated,
     verdict_model_for,
 )
 from factcheck.pipeline.claims import Claim, as_claims, extract_claims
-from factcheck.nli.infer import NLIModel
 from factcheck.pipeline.ingest import Document, distinguishing_ends, load_documents
-from factcheck.nli.data import LABELS
-from factcheck.results import NOT_MENTIONED, SUPPORTED, ClaimResult, Comparison, Evidence, Report
 from factcheck.pipeline.retrieve import Embedder, Retriever
+from factcheck.results import NOT_MENTIONED, SUPPORTED, ClaimResult, Comparison, Evidence, Report
 from factcheck.scale.archive import Archive
 
 DocumentLike = str | Path | Document
@@ -123,7 +123,7 @@ class Checker:
         claims: Iterable[str | Claim],
         documents: Iterable[DocumentLike] | DocumentLike | Archive,
         *,
-        top_documents: int = 10,
+        top_documents: int = 20,
     ) -> Report:
         """Every claim against every document; against an ``Archive``, against the ``top_documents`` documents
         whose passages bear on it most (the checker's ``top_k`` is the passages judged in each document)."""

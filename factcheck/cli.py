@@ -73,9 +73,7 @@ def score(
     results = score_pairs(records, model=model, batch_size=batch_size)
     if output_format is PairFormat.table:
         from rich.console import Console
-        from rich.table import Table
-
-        from rich.table import Column
+        from rich.table import Column, Table
 
         # Ids and labels are what a reader greps for: they never wrap; the hypothesis takes what width is left.
         table = Table(
@@ -291,7 +289,9 @@ def check(
     ] = None,
     top_k: Annotated[
         int | None,
-        typer.Option("--top-k", min=1, help="With --index: the documents of the archive checked for each claim [default: 10]."),
+        typer.Option(
+            "--top-k", min=1, help="With --index: the documents of the archive checked for each claim [default: 20]."
+        ),
     ] = None,
     claims_from: Annotated[
         Path | None,

@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.nli.infer import NLIModel  # noqa: E402
 from factcheck.nli.data import LABELS, load_set  # noqa: E402
+from factcheck.nli.infer import NLIModel  # noqa: E402
 
 SELECTION_SET = "lingnli-val"
 COPIED = ("config.json", "tokenizer.json", "tokenizer_config.json", "training_record.json")

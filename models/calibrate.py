@@ -24,8 +24,8 @@ from factcheck.nli.calibration import (  # noqa: E402
     fit_temperature,
     negative_log_likelihood,
 )
-from factcheck.nli.infer import CALIBRATION_FILE, NLIModel, softmax  # noqa: E402
 from factcheck.nli.data import LABELS, load_set  # noqa: E402
+from factcheck.nli.infer import CALIBRATION_FILE, NLIModel, softmax  # noqa: E402
 
 CALIBRATION_SETS = ["lingnli-val", "sick-dev", "joci-dev", "cad-snli-dev", "mpe-dev"]
 

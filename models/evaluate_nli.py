@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factcheck.evaluation.evaluate import evaluate_sets  # noqa: E402
-from factcheck.nli.infer import NLIModel  # noqa: E402
 from factcheck.nli.data import SETS, load_set  # noqa: E402
+from factcheck.nli.infer import NLIModel  # noqa: E402
 
 CARD_SETS = [
     "xnli-en-validation",

@@ -43,12 +43,12 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.pipeline.aggregate import FEATURES, VERDICT_CLASSES, VerdictModel, decision_features  # noqa: E402
-from factcheck.evaluation.benchmarks import SystemItem, load_system_set  # noqa: E402
 from factcheck.checker import Checker  # noqa: E402
+from factcheck.evaluation.benchmarks import SystemItem, load_system_set  # noqa: E402
+from factcheck.nli.data import SETS, load_set  # noqa: E402
+from factcheck.pipeline.aggregate import FEATURES, VERDICT_CLASSES, VerdictModel, decision_features  # noqa: E402
 from factcheck.pipeline.claims import Claim  # noqa: E402
 from factcheck.pipeline.ingest import Document  # noqa: E402
-from factcheck.nli.data import SETS, load_set  # noqa: E402
 from factcheck.results import CONTRADICTED, NOT_MENTIONED, SUPPORTED  # noqa: E402
 
 DISTRACTORS = 4

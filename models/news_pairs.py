@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from factcheck.evaluation.benchmarks import fnc1_rows
-from factcheck.pipeline.ingest import Document
 from factcheck.nli.data import load_set, nearest_other_premise
+from factcheck.pipeline.ingest import Document
 from factcheck.pipeline.retrieve import DocumentIndex, _claim_tokens
 
 NOT_CONTRADICTION = "not_contradiction"

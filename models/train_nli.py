@@ -40,9 +40,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from factcheck.nli.data import LABELS, NOT_ENTAILMENT, SETS, load_set  # noqa: E402
 from news_pairs import NOT_CONTRADICTION, fnc1_pairs, off_topic_pairs  # noqa: E402
 from synthetic import generate, negated_hypotheses  # noqa: E402
+
+from factcheck.nli.data import LABELS, NOT_ENTAILMENT, SETS, load_set  # noqa: E402
 
 log = logging.getLogger("train_nli")
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,10 @@ def data_dir() -> Path:
     if not DATA_DIR.is_dir():
         pytest.skip(f"public data not found at {DATA_DIR}")
     return DATA_DIR
+
+
+def interruptible() -> None:
+    """``preexec_fn`` of a child that a test interrupts with SIGINT, as Ctrl-C would. A shell starts a background
+    job with SIGINT ignored, and Python keeps it ignored: run that way (``pytest ... &``), the child would never see
+    the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from factcheck.nli.infer import NLIModel, length_batches, resolve_backend
 from factcheck.nli.data import LABELS
+from factcheck.nli.infer import NLIModel, length_batches, resolve_backend
 
 PAIRS = [
     ("The council will not raise parking fees this year.", "The council will raise parking fees this year."),

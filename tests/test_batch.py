@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, interruptible
 from test_cli import run_cli
 
 FERRY = REPO / "factcheck" / "examples" / "port-ellis-ferry.txt"
@@ -173,7 +173,9 @@ def twelve_jobs(tmp_path_factory) -> tuple[Path, bytes]:
 def _batch_stopped_after(jobs: Path, out: Path, records: int, stop) -> subprocess.Popen:
     """``factcheck batch`` started, and ``stop(process)`` called once ``out`` holds ``records`` lines."""
     command = [sys.executable, "-m", "factcheck.cli", "batch", str(jobs), "--out", str(out), "--threads", "1"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
     deadline = time.monotonic() + 300
     while not (out.exists() and out.read_bytes().count(b"\n") >= records) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -239,8 +241,8 @@ class _FailingWrites:
 @pytest.fixture(scope="module")
 def small_batch(tmp_path_factory, nli_model):
     """Four jobs, the checker that runs them in this process, and what an uninterrupted run writes."""
-    from factcheck.scale.batch import Batch, LocalEngine
     from factcheck.checker import Checker
+    from factcheck.scale.batch import Batch, LocalEngine
 
     folder = tmp_path_factory.mktemp("small")
     jobs = write_jobs(folder, [json.dumps(job) for job in good_jobs(4)])

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from factcheck.checker import Checker
 from factcheck.evaluation.benchmarks import (
     CHUNK_TOKENS,
     NOT_SUPPORTED,
@@ -15,7 +16,6 @@ from factcheck.evaluation.benchmarks import (
     run_factcheck,
     score_method,
 )
-from factcheck.checker import Checker
 from factcheck.pipeline.ingest import Document
 from factcheck.results import CONTRADICTED, NOT_MENTIONED, SUPPORTED
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import EXAMPLES_DIR, REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES_DIR, REPO
 from factcheck import Checker, Claim, Document
 
 ARTICLE = EXAMPLES_DIR / "articles" / "tass-2022-01-22-us-written-response.txt"

@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import EXAMPLES_DIR
+
 from factcheck.pipeline.claims import Claim, as_claims, attribution, extract_claims, is_check_worthy
 from factcheck.pipeline.ingest import Document, load_documents
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import EXAMPLES_DIR, REPO
+from conftest import EXAMPLES_DIR, REPO, interruptible
 
 ARTICLES = EXAMPLES_DIR / "articles"
 ARTICLE = ARTICLES / "tass-2022-01-22-us-written-response.txt"
@@ -239,7 +239,9 @@ def test_ctrl_c_during_check_leaves_no_report_and_no_traceback(tmp_path):
     texts = [json.loads(line)["claim"] for line in CLAIMS.read_text().splitlines() if line.strip()]
     claims.write_text("".join(f"{text} ({n})\n" for n in range(25) for text in texts), encoding="utf-8")
     command = [sys.executable, "-m", "factcheck.cli", "check", "-c", str(claims), "-a", str(ARTICLES), "-o", str(out)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
     time.sleep(6)  # past the imports, into loading the models or checking
     assert process.poll() is None, "the check ended before it could be interrupted"
     process.send_signal(signal.SIGINT)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from test_cli import run_cli
 
-from factcheck.pipeline.claims import Claim
 from factcheck.output.html import Mark, render_html, segments
+from factcheck.pipeline.claims import Claim
 from factcheck.pipeline.ingest import Document
 from factcheck.results import ClaimResult, Evidence, Report, Span
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from factcheck.nli.infer import NLIModel, default_model_path, label_order
 from factcheck.nli.data import LABELS
+from factcheck.nli.infer import NLIModel, default_model_path, label_order
 
 
 def test_shipped_checkpoint_is_complete_and_small():

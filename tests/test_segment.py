@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factcheck.pipeline.ingest import DATE_HEADER, Document, load_documents
 from factcheck import segment
+from factcheck.pipeline.ingest import DATE_HEADER, Document, load_documents
 from factcheck.pipeline.segment import Sentence, split_sentences
 
 TASS = Path(__file__).resolve().parents[2] / "shared/examples/articles/tass-2022-01-22-us-written-response.txt"

@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
-from factcheck.pipeline.aggregate import Thresholds, decide, strengths
-from factcheck.nli.calibration import expected_calibration_error
 from factcheck.checker import Checker
+from factcheck.nli.calibration import expected_calibration_error
+from factcheck.nli.data import LABELS
+from factcheck.pipeline.aggregate import Thresholds, decide, strengths
 from factcheck.pipeline.claims import Claim
 from factcheck.pipeline.ingest import Document
-from factcheck.nli.data import LABELS
-from factcheck.results import CONFLICTING, CONTRADICTED, NOT_MENTIONED, SUPPORTED, ClaimResult, Evidence
 from factcheck.pipeline.segment import split_sentences
+from factcheck.results import CONFLICTING, CONTRADICTED, NOT_MENTIONED, SUPPORTED, ClaimResult, Evidence
 
 NOT_SUPPORTED = "not_supported"
 METHODS = ("factcheck", "summac-zs", "chunks-400")

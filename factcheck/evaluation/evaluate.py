@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from factcheck.nli.calibration import expected_calibration_error
-from factcheck.nli.infer import NLIModel, softmax
 from factcheck.nli.data import LABELS, NOT_ENTAILMENT, load_set
+from factcheck.nli.infer import NLIModel, softmax
 
 ENTAILMENT, NEUTRAL, CONTRADICTION = LABELS
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from factcheck.checker import Checker
 from factcheck.evaluation.benchmarks import (
     METHODS,
     SYSTEM_SETS,
@@ -28,10 +29,9 @@ from factcheck.evaluation.benchmarks import (
     run_method,
     score_method,
 )
-from factcheck.checker import Checker
 from factcheck.evaluation.evaluate import evaluate_sets
-from factcheck.nli.infer import NLIModel, resolve_backend
 from factcheck.nli.data import SETS
+from factcheck.nli.infer import NLIModel, resolve_backend
 
 MODEL_LEVEL = [
     "xnli-en-validation",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from factcheck.nli.data import LABELS
 from factcheck.nli.infer import NLIModel
 from factcheck.pipeline.ingest import IngestError, json_lines, json_type_name, read_text
-from factcheck.nli.data import LABELS
 
 
 class PairInputError(ValueError):

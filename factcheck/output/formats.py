@@ -9,7 +9,6 @@ from pathlib import Path
 
 from factcheck.results import NOT_MENTIONED, VERDICT_ORDER, Report
 
-
 FORMATS = ("jsonl", "json", "csv", "md")
 
 

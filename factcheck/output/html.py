@@ -20,17 +20,17 @@ from functools import cached_property
 from itertools import pairwise
 
 from factcheck.pipeline.ingest import Document
+from factcheck.pipeline.segment import split_sentences
 from factcheck.results import (
     CONTRADICTED,
     NOT_MENTIONED,
     SUPPORTED,
+    VERDICT_ORDER,
     ClaimResult,
     Comparison,
     Evidence,
     Report,
-    VERDICT_ORDER,
 )
-from factcheck.pipeline.segment import split_sentences
 
 # Most alarming first: a reader triages contradictions before anything else.
 

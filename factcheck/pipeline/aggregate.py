@@ -43,14 +43,13 @@ spurious 0.5 was enough; the learned decision weighs that passage against the ot
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, replace
-
-import numpy as np
-
-import json
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from factcheck.pipeline.mismatch import content_coverage, find_mismatches, negation_clash, shares_topic
 from factcheck.results import (
@@ -62,7 +61,6 @@ from factcheck.results import (
     Evidence,
     Span,
 )
-
 
 # eval/thresholds.json: the best macro-F1 on D pairs for a verdict from the strongest passage's probabilities.
 STRONGEST_SUPPORT, STRONGEST_CONTRADICT = 0.35, 0.45

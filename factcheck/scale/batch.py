@@ -38,10 +38,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from factcheck.pipeline.aggregate import Thresholds
 from factcheck.checker import Checker
+from factcheck.pipeline.aggregate import Thresholds
 from factcheck.pipeline.claims import Claim, as_claims
-from factcheck.pipeline.ingest import Document, IngestError, id_error, is_valid_id, json_type_name, load_documents, parse_json
+from factcheck.pipeline.ingest import (
+    Document,
+    IngestError,
+    id_error,
+    is_valid_id,
+    json_type_name,
+    load_documents,
+    parse_json,
+)
 
 JOB_FIELDS = ("id", "claims", "articles", "documents")
 DOCUMENT_FIELDS = ("id", "text", "title", "date", "source", "url")

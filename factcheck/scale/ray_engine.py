@@ -116,8 +116,6 @@ class RayEngine:
         self.actors = actors
 
     def outputs(self, tasks: Iterable[Task], jobs_path: Path) -> Iterator[dict]:
-        import ray
-
         items = [{"task": json.dumps(asdict(task), ensure_ascii=False)} for task in tasks]
         if not items:
             return
