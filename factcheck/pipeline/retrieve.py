@@ -115,11 +115,12 @@ class DocumentIndex:
     """Everything about one document that does not depend on the claim; ``embeddings`` are one row a passage,
     filled in by ``Retriever.indexes``, which embeds the passages of many documents together."""
 
-    def __init__(self, document: Document, window: int = 2):
+    def __init__(self, document: Document, window: int = 2, sentences: list[Sentence] | None = None):
+        """``sentences``: the document's, where they are known already (an archive stores them)."""
         import bm25s
 
         self.document = document
-        self.sentences = split_sentences(document)
+        self.sentences = split_sentences(document) if sentences is None else sentences
         self.passages = make_passages(document, self.sentences, window)
         self.bm25 = bm25s.BM25()
         if self.passages:  # an empty document has nothing to search

@@ -64,7 +64,7 @@ from factcheck.pipeline.retrieve import (
     _tokenize,
     make_passages,
 )
-from factcheck.pipeline.segment import split_sentences
+from factcheck.pipeline.segment import Sentence, split_sentences
 
 DATABASE = "archive.sqlite"
 SEARCH_FOLDER = "search"
@@ -137,6 +137,13 @@ class AddSummary:
 
     def line(self) -> str:
         return f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged"
+
+
+@dataclass
+class _Stored:
+    document: Document
+    sentences: list[Sentence]
+    embeddings: np.ndarray  # one row a passage, in the order make_passages gives them
 
 
 @dataclass
@@ -466,16 +473,16 @@ class Archive:
 
     def documents(self, ids: Iterable[str]) -> list[Document]:
         ids = list(ids)
-        found = {document.id: document for document, _ in self._stored(ids)}
+        found = {stored.document.id: stored.document for stored in self._stored(ids)}
         missing = [i for i in ids if i not in found]
         if missing:
             raise ArchiveError(f"{self.path}: no document {', '.join(map(repr, missing))}")
         return [found[i] for i in ids]
 
-    def _stored(self, ids: list[str]) -> list[tuple[Document, np.ndarray]]:
-        """Documents with their passages' stored embeddings, in the order of ``ids``, read in one snapshot; an id
-        removed since the caller's search found it is left out."""
-        found: dict[str, tuple[Document, np.ndarray]] = {}
+    def _stored(self, ids: list[str]) -> list[_Stored]:
+        """Documents with their sentences and their passages' embeddings, in the order of ``ids``, read in one
+        snapshot; an id removed since the caller's search found it is left out."""
+        found: dict[str, _Stored] = {}
         self._db.execute("BEGIN")
         try:
             for start in range(0, len(ids), 500):  # SQLite's limit on parameters
@@ -485,10 +492,23 @@ class Archive:
                     f"SELECT key, id, text, title, date, source, url, path FROM documents WHERE id IN ({marks})", chunk
                 ).fetchall()
                 for key, doc_id, text, title, date, source, url, path in rows:
-                    blobs = self._db.execute("SELECT embedding FROM passages WHERE document = ? ORDER BY key", (key,))
-                    embeddings = np.frombuffer(b"".join(b for (b,) in blobs), dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+                    passages = self._db.execute(
+                        'SELECT start, "end", first_sentence, last_sentence, embedding FROM passages '
+                        "WHERE document = ? ORDER BY key",
+                        (key,),
+                    ).fetchall()
+                    embeddings = np.frombuffer(b"".join(p[4] for p in passages), dtype=np.float32)
+                    # Every sentence is a passage of its own: the stored offsets are the document's sentences.
+                    sentences = sorted(
+                        (
+                            Sentence(doc_id, first, begin, end, text[begin:end])
+                            for begin, end, first, last, _ in passages
+                            if first == last
+                        ),
+                        key=lambda sentence: sentence.index,
+                    )
                     document = Document(text, doc_id, title=title, date=date, source=source, url=url, path=path)
-                    found[doc_id] = (document, embeddings)
+                    found[doc_id] = _Stored(document, sentences, embeddings.reshape(-1, EMBEDDING_SIZE))
         finally:
             self._db.execute("COMMIT")
         return [found[i] for i in ids if i in found]
@@ -496,17 +516,18 @@ class Archive:
     def indexes(self, ids: list[str], retriever: Retriever) -> list[Document]:
         """Put the documents' indexes, made from what is stored, into the retriever's cache; the documents.
 
-        Splitting a document and its BM25 statistics are cheap; its embeddings are the cost, and are read.
+        Nothing is split or embedded again: the sentences and embeddings are read (splitting was half the time
+        of a claim against an archive), only each document's BM25 statistics are counted afresh.
         """
         documents = []
-        for document, embeddings in self._stored(ids):
-            index = DocumentIndex(document, self.window)
-            if len(index.passages) != len(embeddings):  # made by another segmenter: embed afresh, do not guess
-                index = retriever.indexes([document])[0]
+        for stored in self._stored(ids):
+            index = DocumentIndex(stored.document, self.window, sentences=stored.sentences)
+            if len(index.passages) != len(stored.embeddings):  # windows made by another version: embed afresh
+                index = retriever.indexes([stored.document])[0]
             else:
-                index.embeddings = embeddings
+                index.embeddings = stored.embeddings
             retriever.keep([index])
-            documents.append(document)
+            documents.append(stored.document)
         return documents
 
     def generation(self) -> int:
