@@ -246,6 +246,7 @@ class _Output:
 
     def __init__(self, path: Path):
         self.path = path
+        self.records = 0  # written whole by this run
         existed = path.exists()
         try:
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -267,6 +268,9 @@ class _Output:
                 while data:
                     data = data[os.write(self.fd, data) :]
                 os.fsync(self.fd)
+                # Counted before Ctrl-C can land (it does the moment the block ends), so that the count of whole
+                # records an interruption reports is the file's.
+                self.records += 1
             except OSError as error:
                 # A full disk: take back the part of the record that got out (resume would drop it anyway).
                 with suppress(OSError):
@@ -396,11 +400,9 @@ class Batch:
             disable=not show_progress,
             dynamic_ncols=True,
         )
-        written = self.already_done
         try:
             for out in engine.outputs(self.tasks(), self.jobs_path):
                 output.write(out)
-                written += 1
                 failed += "error" in out
                 ok += "error" not in out
                 claims_done += len(out.get("summary", ()))  # one summary entry a claim
@@ -410,7 +412,7 @@ class Batch:
                 progress.set_postfix(postfix, refresh=False)
                 progress.update()
         except KeyboardInterrupt:
-            raise BatchInterrupted(self.out_path, written, self.total) from None
+            raise BatchInterrupted(self.out_path, self.already_done + output.records, self.total) from None
         finally:
             progress.close()
             output.close()
