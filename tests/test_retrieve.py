@@ -68,3 +68,24 @@ def test_documents_indexed_together_get_their_own_passages_and_embeddings():
         assert [p.text for p in index.passages] == [p.text for p in alone.passages]
         np.testing.assert_allclose(index.embeddings, alone.embeddings, atol=1e-5)
     assert len(fresh._indexes) == 2  # no more than cache_size kept
+
+
+def test_only_sentences_are_encoded_and_a_window_is_close_to_its_own_encoding():
+    import numpy as np
+
+    from factcheck.pipeline.retrieve import embed_passages
+
+    class Counting(Embedder):
+        def encode(self, texts, batch_size=64):
+            self.seen = list(texts)
+            return super().encode(texts, batch_size)
+
+    document = Document(text=TEXT, id="news")
+    passages = make_passages(document, split_sentences(document), window=2)
+    embedder = Counting(backend="torch")
+    (embeddings,) = embed_passages(embedder, [passages])
+    assert embedder.seen == [s.text for s in split_sentences(document)]
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    windows = [i for i, p in enumerate(passages) if p.first_sentence != p.last_sentence]
+    own = embedder.encode([passages[i].text for i in windows])
+    assert ((own * embeddings[windows]).sum(axis=1) > 0.85).all()

@@ -62,13 +62,15 @@ from factcheck.pipeline.retrieve import (
     Retriever,
     _claim_tokens,
     _tokenize,
+    embed_passages,
     make_passages,
 )
 from factcheck.pipeline.segment import Sentence, split_sentences
 
 DATABASE = "archive.sqlite"
 SEARCH_FOLDER = "search"
-FORMAT = "factcheck-archive-1"
+# 2: a window's embedding is the mean of its sentences' (retrieve.embed_passages), not its own encoding.
+FORMAT = "factcheck-archive-2"
 # Passages taken from each ranking (BM25, embeddings) before fusion: the documents of a claim's top_k come from
 # these, and a few hundred keep the documents that either ranking alone puts high.
 CANDIDATES = 200
@@ -158,12 +160,7 @@ class Prepared:
 def prepare(documents: list[Document], embedder: Embedder, window: int) -> list[Prepared]:
     """Passages of the documents, embedded in one encoder call (the retriever's own splitting and windows)."""
     passages = [make_passages(d, split_sentences(d), window) for d in documents]
-    embeddings = embedder.encode([p.text for ps in passages for p in ps]).astype(np.float32)
-    prepared, start = [], 0
-    for document, ps in zip(documents, passages):
-        prepared.append(Prepared(document, ps, embeddings[start : start + len(ps)]))
-        start += len(ps)
-    return prepared
+    return [Prepared(d, ps, e) for d, ps, e in zip(documents, passages, embed_passages(embedder, passages))]
 
 
 def sha256(text: str) -> str:
@@ -297,7 +294,10 @@ class Archive:
                 )
             meta = dict(self._db.execute("SELECT key, value FROM meta"))
         if meta.get("format") != FORMAT:
-            raise ArchiveError(f"{self.path}: not an archive of this version (format {meta.get('format')!r})")
+            raise ArchiveError(
+                f"{self.path}: an archive of another version (format {meta.get('format')!r}, this is {FORMAT!r}); "
+                "build it again with `factcheck index add` into a new folder"
+            )
         self.window = int(meta["window"])
         self.model_sha256 = meta["model_sha256"]
         self._search: _Search | None = None
