@@ -89,3 +89,13 @@ def test_only_sentences_are_encoded_and_a_window_is_close_to_its_own_encoding():
     windows = [i for i, p in enumerate(passages) if p.first_sentence != p.last_sentence]
     own = embedder.encode([passages[i].text for i in windows])
     assert ((own * embeddings[windows]).sum(axis=1) > 0.85).all()
+
+
+def test_claims_seen_before_are_embedded_again_when_the_claim_cache_is_cleared():
+    small = Retriever(Embedder(backend="torch"), cache_size=1)  # keeps 16 claim embeddings
+    first = [f"The council approved budget number {i}." for i in range(10)]
+    second = first[:5] + [f"The river flooded village number {i}." for i in range(10)]
+    small.embed_claims(first)
+    embeddings = small.embed_claims(second)  # 10 + 10 new would pass 16: the cache is cleared mid-call
+    assert embeddings.shape == (15, 384)
+    assert (abs(embeddings[:5] - small.embed_claims(first[:5])) < 1e-5).all()

@@ -191,9 +191,10 @@ class Retriever:
     def embed_claims(self, claims: list[str]) -> np.ndarray:
         """One embedding a claim; those not seen before are encoded together, in one call."""
         missing = list(dict.fromkeys(c for c in claims if c not in self._claims))
+        if missing and len(self._claims) + len(missing) > 16 * self.cache_size:
+            self._claims.clear()  # bounded like the indexes; a batch clears it job by job anyway
+            missing = list(dict.fromkeys(claims))  # those seen before are gone with the rest
         if missing:
-            if len(self._claims) + len(missing) > 16 * self.cache_size:
-                self._claims.clear()  # bounded like the indexes; a batch clears it job by job anyway
             self._claims.update(zip(missing, self.embedder.encode(missing)))
         return np.stack([self._claims[c] for c in claims]) if claims else self.embedder.encode([])
 
