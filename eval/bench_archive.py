@@ -48,6 +48,7 @@ import numpy as np  # noqa: E402
 from factcheck import Archive, Checker, Document  # noqa: E402
 from factcheck.nli.infer import cpu_description  # noqa: E402
 from factcheck.results import NOT_MENTIONED  # noqa: E402
+from factcheck.scale.archive import FORMAT  # noqa: E402
 
 csv.field_size_limit(2**31 - 1)
 TOP_KS = (5, 10, 20, 30, 50)
@@ -130,7 +131,7 @@ def found(results) -> set[tuple[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--archive", type=Path, default=None, help="default: ~/.cache/factcheck/bench-archive-DOCS")
+    parser.add_argument("--archive", type=Path, default=None, help="default: ~/.cache/factcheck/bench-archive-DOCS-FORMAT")
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--claims", type=int, default=200)
     parser.add_argument("--premises-per-doc", type=int, default=2)
@@ -139,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.docs, args.claims = 1_000, 20
-    path = args.archive or Path.home() / ".cache" / "factcheck" / f"bench-archive-{args.docs}"
+    path = args.archive or Path.home() / ".cache" / "factcheck" / f"bench-archive-{args.docs}-{FORMAT}"
     import torch
 
     print(f"machine: {cpu_description()}, {os.cpu_count()} CPUs; torch {torch.__version__}, {torch.get_num_threads()} threads")
