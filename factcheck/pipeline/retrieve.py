@@ -106,19 +106,16 @@ def embed_passages(embedder: Embedder, passages: list[list[Passage]]) -> list[np
     10,000 verdicts unchanged), and the windows, which hold more than half of a document's passage tokens, cost
     nothing more: the encoder is as large as the NLI model, and embedding was most of a check's time.
     """
-    sentence_rows = [{p.first_sentence: None for p in ps if p.first_sentence == p.last_sentence} for ps in passages]
-    texts = [p.text for ps in passages for p in ps if p.first_sentence == p.last_sentence]
-    vectors = embedder.encode(texts)
-    row = 0
-    for rows in sentence_rows:
-        for sentence in rows:
-            rows[sentence], row = row, row + 1
-    out = []
-    for ps, rows in zip(passages, sentence_rows):
+    sentences = [[p for p in ps if p.first_sentence == p.last_sentence] for ps in passages]
+    vectors = embedder.encode([p.text for group in sentences for p in group])
+    out, start = [], 0
+    for ps, group in zip(passages, sentences):
+        row = {p.first_sentence: start + i for i, p in enumerate(group)}
+        start += len(group)
         if not ps:
             out.append(np.zeros((0, EMBEDDING_SIZE), dtype=np.float32))
             continue
-        mean = np.stack([vectors[[rows[i] for i in range(p.first_sentence, p.last_sentence + 1)]].mean(axis=0) for p in ps])
+        mean = np.stack([vectors[[row[i] for i in range(p.first_sentence, p.last_sentence + 1)]].mean(axis=0) for p in ps])
         out.append((mean / np.linalg.norm(mean, axis=1, keepdims=True)).astype(np.float32))
     return out
 
