@@ -2,7 +2,7 @@
 
 import pytest
 
-from factcheck.pipeline.mismatch import extract_values, find_mismatches, negation_spans, shares_topic
+from factcheck.pipeline.mismatch import content_coverage, extract_values, find_mismatches, negation_spans, shares_topic
 
 MEETINGS = (
     "Consultations on the issue took place in Geneva on January 10, followed by a meeting of the Russia-NATO "
@@ -79,6 +79,15 @@ def test_negation_words_and_topic_overlap():
     assert [text[s:e] for s, e in negation_spans(text)] == ["not", "n’t"]
     assert shares_topic("The document will contain commitments.", text)
     assert not shares_topic("Ukraine applied to join the European Union.", text)
+
+
+def test_an_abbreviation_in_capitals_is_not_the_pronoun_it_spells():
+    claim = "The US response will contain security proposals."
+    diet = "Fruit and vegetables contain vitamins that protect us against heart disease."
+    assert not shares_topic(claim, diet)
+    assert shares_topic(claim, "The U.S. response contains proposals, a senior official said.")
+    assert shares_topic("WHO declared an emergency.", "The WHO declared a global emergency on Thursday.")
+    assert content_coverage("WHO declared an emergency.", "Those who declared it an emergency were wrong.") == 2 / 3
 
 
 def test_a_scale_word_belongs_to_its_number():

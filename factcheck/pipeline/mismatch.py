@@ -83,6 +83,10 @@ _NUMBER_RE = re.compile(
     re.IGNORECASE,
 )
 _TOKEN_RE = re.compile(r"\w[\w'’]*")
+# A content word: an abbreviation with dots ("U.S.") is one word, not two letters.
+_CONTENT_WORD_RE = re.compile(r"\b(?:[A-Z]\.){2,}|\w[\w'’]*")
+# Pronouns that are also abbreviations in capitals: "protect us" is not about the US.
+_PRONOUNS = {"us", "me", "him", "them", "my", "its"}
 # A capitalised word, or an abbreviation with dots ("U.S.", "U.K."), and the capitalised words that follow it.
 _CAPITALISED_RE = re.compile(r"\b(?:[A-Z]\.(?:[A-Z]\.)+|[A-Z][\w’'-]*)(?: (?:[A-Z]\.(?:[A-Z]\.)+|[A-Z][\w’'-]*))*")
 # Where a sentence or quotation starts: a capitalised word here may be capitalised only because of its place.
@@ -330,10 +334,22 @@ def _stemmer():
 
 
 def _content_tokens(text: str) -> list[tuple[str, int, int]]:
-    """(stem, start, end) of each word that is not a stop word."""
-    words = [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
-    stems = _stemmer().stemWords([re.sub(r"[’']s$", "", w).lower() for w, _, _ in words])
-    return [(stem, s, e) for stem, (w, s, e) in zip(stems, words) if w.lower() not in STOP_WORDS]
+    """(stem, start, end) of each word that is not a stop word.
+
+    In a text written in both cases, an abbreviation in capitals is a content word of its own, spelled with or
+    without dots: "US" and "U.S." are one word, "protect us" is not about the US, and "WHO" is not "who". A
+    text without lower-case letters (a headline in capitals) cannot tell them apart, and keeps "US" as a word.
+    """
+    mixed_case = any(c.islower() for c in text)
+    tokens = []
+    for m in _CONTENT_WORD_RE.finditer(text):
+        word = re.sub(r"[’']s$", "", m.group())
+        bare = word.replace(".", "")
+        if mixed_case and len(bare) > 1 and bare.isalpha() and bare.isupper():
+            tokens.append((bare.lower(), m.start(), m.end()))
+        elif bare.lower() not in STOP_WORDS and not (mixed_case and bare.lower() in _PRONOUNS):
+            tokens.append((_stemmer().stemWord(bare.lower()), m.start(), m.end()))
+    return tokens
 
 
 def _same_word(a: str, b: str) -> bool:
