@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
         state["step"] += 1
         state["seconds"] = time.time() - started
         if state["step"] % 20 == 0:
-            log.info("step %d: stance loss %.3f, replay loss %.3f, %.0f s", state["step"], stance_loss, replay_loss, state["seconds"])
+            log.info("step %d: stance loss %.3f, replay loss %.3f, %.0f s", state["step"], stance_loss.item(), replay_loss.item(), state["seconds"])
         if state["step"] % args.save_steps == 0 or state["step"] == args.steps:
             partial = args.work_dir / "partial"
             shutil.rmtree(partial, ignore_errors=True)
