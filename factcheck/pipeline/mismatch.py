@@ -83,12 +83,13 @@ _NUMBER_RE = re.compile(
     re.IGNORECASE,
 )
 _TOKEN_RE = re.compile(r"\w[\w'’]*")
-# A content word: an abbreviation with dots ("U.S.") is one word, not two letters.
-_CONTENT_WORD_RE = re.compile(r"\b(?:[A-Z]\.){2,}|\w[\w'’]*")
+_ABBREVIATION = r"(?:[A-Z]\.){2,}"  # "U.S.", "U.K."
+# A content word: an abbreviation with dots is one word, not two letters.
+_CONTENT_WORD_RE = re.compile(rf"\b{_ABBREVIATION}|\w[\w'’]*")
 # Pronouns that are also abbreviations in capitals: "protect us" is not about the US.
 _PRONOUNS = {"us", "me", "him", "them", "my", "its"}
 # A capitalised word, or an abbreviation with dots ("U.S.", "U.K."), and the capitalised words that follow it.
-_CAPITALISED_RE = re.compile(r"\b(?:[A-Z]\.(?:[A-Z]\.)+|[A-Z][\w’'-]*)(?: (?:[A-Z]\.(?:[A-Z]\.)+|[A-Z][\w’'-]*))*")
+_CAPITALISED_RE = re.compile(rf"\b(?:{_ABBREVIATION}|[A-Z][\w’'-]*)(?: (?:{_ABBREVIATION}|[A-Z][\w’'-]*))*")
 # Where a sentence or quotation starts: a capitalised word here may be capitalised only because of its place.
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n][\"”’)]*\s+|[\"“‘(]\s*)$")
 
@@ -341,15 +342,16 @@ def _content_tokens(text: str) -> list[tuple[str, int, int]]:
     text without lower-case letters (a headline in capitals) cannot tell them apart, and keeps "US" as a word.
     """
     mixed_case = any(c.islower() for c in text)
-    tokens = []
+    abbreviations, words = [], []
     for m in _CONTENT_WORD_RE.finditer(text):
-        word = re.sub(r"[’']s$", "", m.group())
-        bare = word.replace(".", "")
+        bare = re.sub(r"[’']s$", "", m.group()).replace(".", "")
+        lower = bare.lower()
         if mixed_case and len(bare) > 1 and bare.isalpha() and bare.isupper():
-            tokens.append((bare.lower(), m.start(), m.end()))
-        elif bare.lower() not in STOP_WORDS and not (mixed_case and bare.lower() in _PRONOUNS):
-            tokens.append((_stemmer().stemWord(bare.lower()), m.start(), m.end()))
-    return tokens
+            abbreviations.append((lower, m.start(), m.end()))
+        elif lower not in STOP_WORDS and not (mixed_case and lower in _PRONOUNS):
+            words.append((lower, m.start(), m.end()))
+    stems = _stemmer().stemWords([lower for lower, _, _ in words])  # one call: the checker asks this of every passage
+    return sorted(abbreviations + [(stem, s, e) for stem, (_, s, e) in zip(stems, words)], key=lambda token: token[1])
 
 
 def _same_word(a: str, b: str) -> bool:
