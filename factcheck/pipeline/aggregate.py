@@ -26,17 +26,20 @@ probabilities it reports:
   claim's words and exactly one of the claim and the passage's clause about it
   is negated -> it contradicts, with the same strength.
 
-The verdict is learned (``VerdictModel``, the model folder's ``decision.json``, fitted on development data
-by ``models/fit_decision.py``): a multinomial logistic regression over features of all of a claim's passages
-(the strongest and second-strongest support and contradiction, how many passages agree, how related they are,
-which rules fired, where retrieval ranked them) gives calibrated P(supported), P(contradicted) and
-P(not mentioned). The old hand rule took the strongest contradiction over all passages, so with ten passages one
-spurious 0.5 was enough; the learned decision weighs that passage against the others. Then:
+The verdict, by default, comes from the strongest passages: the strongest support S (P(entailment), or a
+rule's strength) and contradiction C over all of a claim's passages, against ``Thresholds`` chosen on development
+data (``eval/choose_thresholds.py``). A learned verdict is there to opt into (``Checker(verdicts="learned")``:
+``VerdictModel``, the model folder's ``decision.json``, fitted on development data by ``models/fit_decision.py``):
+a multinomial logistic regression over features of all of a claim's passages (the strongest and second-strongest
+support and contradiction, how many passages agree, how related they are, which rules fired, where retrieval
+ranked them) gives calibrated P(supported), P(contradicted) and P(not mentioned), so that one spurious passage is
+weighed against the others. Either way, with p the decision's probabilities:
 
 * ``conflicting`` if the strongest support and contradiction of single passages both reach ``conflict``;
-* ``contradicted`` if P(contradicted) reaches ``contradict`` (an operating point chosen for precision: a false
-  "contradicted" accuses a source of saying the opposite of what it says) and is at least P(supported);
-* ``supported`` if P(supported) reaches ``support``;
+* ``contradicted`` if p(contradicted) reaches ``contradict`` (an operating point chosen for precision: a false
+  "contradicted" accuses a source of saying the opposite of what it says) and either is at least p(supported)
+  or p(supported) misses ``support``;
+* ``supported`` if p(supported) reaches ``support``;
 * ``not_mentioned`` otherwise; the confidence is always the decision's probability of the verdict, so an
   unclear case comes back with a low one.
 """
