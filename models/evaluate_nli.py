@@ -98,8 +98,22 @@ def _licence(source: str) -> str:
     return "derived from the sets above (see synthetic.py)"
 
 
+def _records(record: dict):
+    """A training record and those of the stages it started from, newest first."""
+    yield record
+    for key in ("base_record", "initialised_from"):
+        if isinstance(record.get(key), dict):
+            yield from _records(record[key])
+
+
 def render_data_table(record: dict) -> str:
-    """Training data by source, with licences, from the recipe's own ``training_record.json``."""
+    """Training data by source, with licences, from the recipe's own ``training_record.json``.
+
+    The shipped weights went through several stages; the table is that of the stage trained on the most pairs
+    (the T sets with the synthetic cases), since a later stage (news pairs, FNC-1 stance) records its own, smaller
+    mix, or none.
+    """
+    record = max((r for r in _records(record) if "pairs_by_source" in r), key=lambda r: r["training_pairs"])
     lines = ["| source | pairs | licence |", "|---|---:|---|"]
     for source, count in record["pairs_by_source"].items():
         lines.append(f"| {source} | {count} | {_licence(source)} |")
