@@ -154,7 +154,8 @@ def main() -> None:
     info = archive.info()
     build_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     rate = added / seconds if added else float("nan")
-    print(f"build: {added:,} documents added in {seconds:.0f} s ({rate:.1f} docs/s; peak memory {build_peak:,.0f} MiB); "
+    rate_text = f"{rate:.1f} docs/s" if added else "the archive was complete already"
+    print(f"build: {added:,} documents added in {seconds:.0f} s ({rate_text}; peak memory {build_peak:,.0f} MiB); "
           f"{info.documents:,} documents, {info.passages:,} passages, {info.size_bytes / 2**20:,.0f} MiB on disk")
 
     checker = Checker(key_spans=False)
