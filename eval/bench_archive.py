@@ -153,8 +153,8 @@ def main() -> None:
     archive = Archive(path, create=False)
     info = archive.info()
     build_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    rate = added / seconds if added else float("nan")
-    rate_text = f"{rate:.1f} docs/s" if added else "the archive was complete already"
+    rate = added / seconds if added else None
+    rate_text = f"{rate:.1f} docs/s" if rate else "the archive was complete already"
     print(f"build: {added:,} documents added in {seconds:.0f} s ({rate_text}; peak memory {build_peak:,.0f} MiB); "
           f"{info.documents:,} documents, {info.passages:,} passages, {info.size_bytes / 2**20:,.0f} MiB on disk")
 
@@ -199,7 +199,7 @@ def main() -> None:
     print(f"archive recall vs every document: {100 * recall:.1f}%")
     print(f"faster than checking every document: {every_seconds / archive_seconds:.1f}x")
     # A resumed run times only what it added; a complete archive has no build rate to give.
-    print(f"index build: {rate:.0f} docs/s" if added else "index build: n/a (the archive was complete already)")
+    print(f"index build: {rate:.0f} docs/s" if rate else "index build: n/a (the archive was complete already)")
     print(f"peak memory: {checking_peak:.0f} MiB")
 
 

@@ -24,7 +24,9 @@ SUBCOMMANDS = ["score", "check", "compare", "extract", "batch", "eval", "models"
 needs_examples = pytest.mark.skipif(not ARTICLE.is_file(), reason=f"shared examples not found at {EXAMPLES_DIR}")
 
 
-def run_cli(*args: str | Path, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str | Path, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """The command run the way a shell runs it, with the environment of the tests (model, offline hub) plus ``env``."""
     command = [sys.executable, "-m", "factcheck.cli", *map(str, args)]
     environment = {**os.environ, **(env or {})}
