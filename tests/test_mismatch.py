@@ -149,3 +149,25 @@ def test_a_value_rivals_only_a_value_of_the_same_type():
 def test_headline_capitals_are_not_names():
     body = "Vice founder Shane Smith paid for a dinner for a group of 12 at a steakhouse in Las Vegas."
     assert pairs("Vice Media Chief Said to Pay For Dinner In Las Vegas", body) == []
+
+
+def test_a_rounded_number_is_the_same_number():
+    assert find_mismatches("The gold watch could cost $5,000.", "The gold watch could cost $4,999, an analyst said.") == []
+    assert find_mismatches("The basic model costs $500.", "The basic model costs $499.") == []
+    # Whole numbers under 100 do not round: 57 is not 56, and 84 million is not 48 million.
+    assert [m.evidence_text for m in find_mismatches("He died at 57 years old.", "He died at 56 years old.")] == ["56"]
+    assert find_mismatches("The terminal cost 84 million euros.", "The terminal cost 48 million euros.")
+
+
+def test_a_number_after_a_noun_is_a_label_and_rivals_only_the_same_label():
+    # An age is no rival of a rank.
+    assert find_mismatches("Rapper Big Bank Hank dies at age 57", "Big Bank Hank's song was No. 248 on the list of hits.") == []
+    assert [m.evidence_text for m in find_mismatches("Flight 370 landed in Perth.", "Flight 307 landed in Perth.")] == ["307"]
+
+
+def test_a_place_does_not_clash_with_its_adjective_or_the_region_around_it():
+    assert find_mismatches("A dog was abandoned at a Scottish train station.", "A dog was abandoned at a railway station in Scotland.") == []
+    assert find_mismatches("A dog was abandoned at Ayr station.", "A dog was abandoned at a railway station in Scotland.") == []
+    # Two towns, or two regions, still clash.
+    assert find_mismatches("The council met in Geneva.", "The council met in Brussels.")
+    assert find_mismatches("The storm caused floods in Texas on Monday.", "The storm caused floods in Florida on Monday.")

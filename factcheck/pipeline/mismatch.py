@@ -14,11 +14,17 @@ value only rivals a value of the same type said of the same thing:
 
 * a country (or nationality, or its usual abbreviation: US, U.S., United States
   and America are one value) only another country;
-* a place after a preposition ("in Geneva") only another such place;
+* a place after a preposition ("in Geneva") only another such place of the same
+  level: a region of a country (ISO 3166-2, from pycountry: "Scotland") is no
+  rival of a town ("Ayr"), which may lie inside it, and a place's adjective
+  ("Scottish") is the place;
 * a person only a person with the same role ("Mayor Ana Ribeiro", "Mayor John
   Smith"); an organisation only one with the same head word ("Green Party",
   "Labour Party");
-* a number only a number of the same unit ("212 passengers", "120 passengers");
+* a number only a number of the same unit ("212 passengers", "120 passengers"),
+  or the same label before it ("Flight 370": an age is no rival of a rank, "No.
+  248"); numbers within 1% of each other are one value rounded ("$4,999" is
+  "$5,000");
 * a capitalised word of unknown type (a sentence opener such as "Luckily", or a
   name we cannot type) is no rival of anything.
 
@@ -212,20 +218,24 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
 
 CURRENCY_SIGNS = {"$": "dollar", "€": "euro", "£": "pound", "¥": "yen"}
 _UNIT_AFTER = re.compile(r"\s*(%|per ?cent\b|[A-Za-z][\w-]*)")
+_LABEL_BEFORE = re.compile(r"\b([A-Za-z][\w-]*)\.? +$")
 
 
 def _unit(text: str, start: int, end: int) -> str | None:
-    """What a number counts: a currency sign before it, or the word after it unless that is a stop word."""
+    """What a number counts: a currency sign before it, or the word after it unless that is a stop word; failing
+    both, the word before it, which makes it a label rather than a count ("age 57", "No. 248", "Flight 370":
+    an age is no rival of a rank)."""
     before = text[max(0, start - 1) : start]
     if before in CURRENCY_SIGNS:
         return CURRENCY_SIGNS[before]
     m = _UNIT_AFTER.match(text, end)
-    if not m:
-        return None
-    word = m.group(1).lower()
-    if word == "%" or word.startswith("per"):
+    word = m.group(1).lower() if m else None
+    if word == "%" or (word or "").startswith("per"):
         return "percent"
-    if word in STOP_WORDS or word in NEGATIONS:
+    if word is None or word in STOP_WORDS or word in NEGATIONS:
+        label = _LABEL_BEFORE.search(text, 0, start)
+        if label and label.group(1).lower() not in STOP_WORDS | NEGATIONS:
+            return "label:" + _stemmer().stemWord(label.group(1).lower())
         return None
     return _stemmer().stemWord(word)
 
@@ -241,6 +251,14 @@ def _country_codes() -> dict[str, str]:
             if name:
                 codes[name.lower()] = country.alpha_2
     return codes | COUNTRY_ALIASES
+
+
+@lru_cache(maxsize=1)
+def _region_names() -> frozenset[str]:
+    """The names of countries' subdivisions (ISO 3166-2: "Scotland", "Texas", "Bavaria"), lower case."""
+    import pycountry
+
+    return frozenset(sub.name.lower() for sub in pycountry.subdivisions)
 
 
 def country_code(name: str) -> str | None:
@@ -368,8 +386,24 @@ def _compatible(a: Value, b: Value) -> bool:
         if (a.type or "").startswith("person:"):
             # "Princess Di" is "Princess Diana": a person's name may be shortened to its first letters.
             return any(x.startswith(y) or y.startswith(x) for x in a.normal for y in b.normal)
-        return any(_same_word(x, y) for x in a.normal for y in b.normal)
+        return any(_same_word(x, y) or _same_place(a, b, x, y) for x in a.normal for y in b.normal)
+    if a.kind == "number":
+        # News rounds: "$4,999" is reported as "$5,000" and "499 dollars" as "500". Whole numbers under 100
+        # differ by more than the tolerance: there nothing rounds.
+        x, y = a.normal[0], b.normal[0]
+        return abs(x - y) <= NUMBER_TOLERANCE * max(abs(x), abs(y))
     return a.normal == b.normal
+
+
+def _same_place(a: Value, b: Value, x: str, y: str) -> bool:
+    """A place and its adjective ("Scottish" and "Scotland") share their first four letters; a region and a
+    place that is not one ("Scotland" and "Ayr") may be one inside the other. Neither is a clash."""
+    if "place" not in (a.type, b.type):
+        return False
+    if x[:4] == y[:4] and min(len(x), len(y)) >= 4:
+        return True
+    regions = _region_names()
+    return (" ".join(a.normal) in regions) != (" ".join(b.normal) in regions)
 
 
 def _coded(value: Value) -> bool:
@@ -393,6 +427,7 @@ def _date_overlap(a: Value, b: Value) -> bool:
 # How fast an anchor's pull on a value fades with distance, in characters (about eight words).
 _ANCHOR_DECAY = 48.0
 MIN_ANCHOR_COVERAGE = 0.5
+NUMBER_TOLERANCE = 0.01
 AMBIGUOUS_PULL = 0.8
 
 
