@@ -219,6 +219,7 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
 CURRENCY_SIGNS = {"$": "dollar", "€": "euro", "£": "pound", "¥": "yen"}
 _UNIT_AFTER = re.compile(r"\s*(%|per ?cent\b|[A-Za-z][\w-]*)")
 _LABEL_BEFORE = re.compile(r"\b([A-Za-z][\w-]*)\.? +$")
+_LABEL_REACH = 64
 
 
 def _unit(text: str, start: int, end: int) -> str | None:
@@ -229,15 +230,20 @@ def _unit(text: str, start: int, end: int) -> str | None:
     if before in CURRENCY_SIGNS:
         return CURRENCY_SIGNS[before]
     m = _UNIT_AFTER.match(text, end)
-    word = m.group(1).lower() if m else None
-    if word == "%" or (word or "").startswith("per"):
-        return "percent"
-    if word is None or word in STOP_WORDS or word in NEGATIONS:
-        label = _LABEL_BEFORE.search(text, 0, start)
-        if label and label.group(1).lower() not in STOP_WORDS | NEGATIONS:
-            return "label:" + _stemmer().stemWord(label.group(1).lower())
-        return None
-    return _stemmer().stemWord(word)
+    if m:
+        word = m.group(1).lower()
+        if word == "%" or word.startswith("per"):
+            return "percent"
+        if word not in STOP_WORDS and word not in NEGATIONS:
+            return _stemmer().stemWord(word)
+    # Only the few characters before the number are searched: the whole text before it would make a long
+    # document's numbers cost quadratic time.
+    label = _LABEL_BEFORE.search(text, max(0, start - _LABEL_REACH), start)
+    if label:
+        word = label.group(1).lower()
+        if word not in STOP_WORDS and word not in NEGATIONS:
+            return "label:" + _stemmer().stemWord(word)
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -386,7 +392,7 @@ def _compatible(a: Value, b: Value) -> bool:
         if (a.type or "").startswith("person:"):
             # "Princess Di" is "Princess Diana": a person's name may be shortened to its first letters.
             return any(x.startswith(y) or y.startswith(x) for x in a.normal for y in b.normal)
-        return any(_same_word(x, y) or _same_place(a, b, x, y) for x in a.normal for y in b.normal)
+        return any(_same_word(x, y) for x in a.normal for y in b.normal) or _same_place(a, b)
     if a.kind == "number":
         # News rounds: "$4,999" is reported as "$5,000" and "499 dollars" as "500". Whole numbers under 100
         # differ by more than the tolerance: there nothing rounds.
@@ -395,12 +401,12 @@ def _compatible(a: Value, b: Value) -> bool:
     return a.normal == b.normal
 
 
-def _same_place(a: Value, b: Value, x: str, y: str) -> bool:
+def _same_place(a: Value, b: Value) -> bool:
     """A place and its adjective ("Scottish" and "Scotland") share their first four letters; a region and a
     place that is not one ("Scotland" and "Ayr") may be one inside the other. Neither is a clash."""
     if "place" not in (a.type, b.type):
         return False
-    if x[:4] == y[:4] and min(len(x), len(y)) >= 4:
+    if any(x[:4] == y[:4] and min(len(x), len(y)) >= 4 for x in a.normal for y in b.normal):
         return True
     regions = _region_names()
     return (" ".join(a.normal) in regions) != (" ".join(b.normal) in regions)
