@@ -63,8 +63,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from factcheck import Checker, Document  # noqa: E402
 from factcheck.evaluation.benchmarks import fnc1_rows, load_system_set, run_factcheck  # noqa: E402
 from factcheck.evaluation.suite import QUICK_ITEMS, SYSTEM_LEVEL  # noqa: E402
+from factcheck.nli.backends import BACKENDS, cpu_description, resolve_backend  # noqa: E402
 from factcheck.nli.data import LABELS  # noqa: E402
-from factcheck.nli.infer import BACKENDS, NLIModel, cpu_description, resolve_backend  # noqa: E402
+from factcheck.nli.infer import NLIModel  # noqa: E402
 from factcheck.pipeline.aggregate import apply_rules, decide, unrelated  # noqa: E402
 from factcheck.pipeline.claims import Claim  # noqa: E402
 from factcheck.pipeline.ingest import load_documents  # noqa: E402

@@ -46,12 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from factcheck import Archive, Checker, Document  # noqa: E402
-from factcheck.nli.infer import cpu_description  # noqa: E402
+from factcheck.nli.backends import cpu_description  # noqa: E402
 from factcheck.results import NOT_MENTIONED  # noqa: E402
 from factcheck.scale.archive import FORMAT  # noqa: E402
 
 csv.field_size_limit(2**31 - 1)
-TOP_KS = (5, 10, 20, 30, 50)
+TOP_KS = (5, 10, 20, 30, 50, 100, 200)
 
 
 def fnc_bodies(data: Path) -> dict[str, str]:

@@ -172,11 +172,10 @@ BackendOption = Annotated[
     Backend,
     typer.Option(
         "--backend",
-        help="What runs the NLI model: auto (torch-bf16 where the CPU has bfloat16 in hardware, AMX or avx512_bf16; "
-        "else onnx where installed; else torch); torch (float32); torch-bf16 (1.6-2.9x as fast with AMX or "
-        "avx512_bf16, slower elsewhere); ONNX Runtime on an export of it, onnx (float32) or onnx-int8 (8-bit "
-        "weights, 2.9-4.0x float32 torch; changes a few verdicts in a hundred); the onnx ones need "
-        "pip install 'factcheck\\[onnx]'.",
+        help="What runs the NLI model: auto (the fastest of torch, torch-bf16 and onnx on this machine, measured "
+        "once and kept in ~/.cache/factcheck/backends.json); torch (float32); torch-bf16 (fast only with "
+        "AMX or avx512_bf16); ONNX Runtime on an export of it, onnx (float32) or onnx-int8 (8-bit weights, "
+        "2.4-4.0x float32 torch; changes a few verdicts in a hundred).",
     ),
 ]
 QuietOption = Annotated[

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+from factcheck.nli import backends
+from factcheck.nli.backends import resolve_backend
 from factcheck.nli.data import LABELS
-from factcheck.nli.infer import NLIModel, length_batches, resolve_backend
+from factcheck.nli.infer import NLIModel, length_batches
 
 PAIRS = [
     ("The council will not raise parking fees this year.", "The council will raise parking fees this year."),
@@ -21,7 +25,6 @@ PAIRS = [
 @pytest.fixture
 def onnx_cache(tmp_path, monkeypatch):
     """Exports go to a fresh cache folder, so that the test sees the export being made."""
-    pytest.importorskip("onnxruntime")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     return tmp_path / "factcheck" / "onnx"
 
@@ -75,30 +78,55 @@ def test_an_unknown_backend_is_a_clear_error(nli_model):
         NLIModel(nli_model.name_or_path, backend="tensorrt")
 
 
+@pytest.fixture
+def fresh_choice(tmp_path, monkeypatch):
+    """Backend choices are kept in a fresh cache folder and forgotten in memory, before and after the test."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    backends.fastest.cache_clear()
+    yield tmp_path / "factcheck" / backends.CHOICE_FILE
+    backends.fastest.cache_clear()
+
+
 @pytest.mark.parametrize(
-    "flags, onnxruntime, expected",
+    "flags, expected",
     [
-        ({"avx2", "avx512_bf16", "avx512_vnni"}, True, "torch-bf16"),  # AMD EPYC (Zen 4)
-        ({"avx2", "amx_bf16", "amx_int8"}, True, "torch-bf16"),  # Intel Xeon, 4th generation on
-        ({"avx2", "amx_bf16"}, False, "torch-bf16"),
-        ({"avx2", "avx512_vnni"}, True, "onnx"),  # no bfloat16 in hardware: float32 ONNX Runtime, where installed
-        ({"avx2"}, False, "torch"),
-        (set(), True, "torch"),
+        ({"avx2", "avx512_bf16", "avx512_vnni"}, ["torch-bf16", "onnx", "torch"]),  # AMD EPYC (Zen 4), some Xeons
+        ({"avx2", "amx_bf16", "amx_int8"}, ["torch-bf16", "onnx", "torch"]),  # Intel Xeon, 4th generation on
+        ({"avx2", "avx512_vnni"}, ["onnx", "torch"]),  # bfloat16 would be emulated: 0.2x float32, not worth a try
+        (set(), ["onnx", "torch"]),
     ],
 )
-def test_auto_picks_the_fastest_path_that_keeps_the_answers_from_the_cpu_flags(flags, onnxruntime, expected, monkeypatch):
-    import importlib.util
+def test_auto_measures_only_the_paths_that_can_be_fast_on_this_cpu(flags, expected, monkeypatch):
+    monkeypatch.setattr(backends, "cpu_features", lambda: {flag: flag in flags for flag in backends.CPU_FLAGS})
+    assert backends.candidates() == expected
 
-    import factcheck.nli.infer
 
-    monkeypatch.setattr(factcheck.nli.infer, "cpu_features", lambda: {flag: flag in flags for flag in factcheck.nli.infer.CPU_FLAGS})
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: real_find_spec(name, *a) if name != "onnxruntime" or onnxruntime else None
-    )
-    assert resolve_backend("auto") == expected
+def test_auto_is_the_fastest_path_measured_once_per_machine(fresh_choice, monkeypatch):
+    measured = []
+
+    def fake_measure(paths):
+        measured.append(paths)
+        # As on the Intel Xeon with avx512_bf16 but no AMX: bfloat16 slower than float32, ONNX Runtime fastest.
+        return {"torch-bf16": 72.0, "onnx": 127.0, "torch": 108.0}
+
+    monkeypatch.setattr(backends, "measure", fake_measure)
+    monkeypatch.setattr(backends, "candidates", lambda: ["torch-bf16", "onnx", "torch"])
+    assert resolve_backend("auto") == "onnx"
+    record = json.loads(fresh_choice.read_text())
+    (entry,) = record.values()
+    assert entry["choice"] == "onnx" and entry["pairs_per_second"]["torch-bf16"] == 72.0
+    assert next(iter(record)).startswith(backends.cpu_description())  # keyed by the machine
+    backends.fastest.cache_clear()  # a new process reads the file instead of measuring again
+    assert resolve_backend("auto") == "onnx"
+    assert len(measured) == 1
     assert resolve_backend("auto", device="cuda") == "torch"
-    assert resolve_backend("torch") == "torch"
+    assert resolve_backend("torch-bf16") == "torch-bf16"  # a backend asked for by name is never second-guessed
+
+
+def test_a_path_that_cannot_run_here_is_left_out_of_the_measurement(caplog):
+    speeds = backends.measure(("torch", "no-such-backend"))
+    assert set(speeds) == {"torch"} and speeds["torch"] > 0
+    assert "no-such-backend could not be measured" in caplog.text
 
 
 def test_the_default_is_resolved_and_on_record(nli_model):
@@ -107,7 +135,7 @@ def test_the_default_is_resolved_and_on_record(nli_model):
 
 
 def test_the_cpu_is_described_by_name_and_flags():
-    from factcheck.nli.infer import CPU_FLAGS, cpu_description
+    from factcheck.nli.backends import CPU_FLAGS, cpu_description
 
     description = cpu_description()
     assert all(flag in description for flag in CPU_FLAGS)  # each either with or without

@@ -30,8 +30,9 @@ from factcheck.evaluation.benchmarks import (
     score_method,
 )
 from factcheck.evaluation.evaluate import evaluate_sets
+from factcheck.nli.backends import resolve_backend
 from factcheck.nli.data import SETS
-from factcheck.nli.infer import NLIModel, resolve_backend
+from factcheck.nli.infer import NLIModel
 
 MODEL_LEVEL = [
     "xnli-en-validation",

@@ -11,7 +11,6 @@ second, ours puts entailment first. Probabilities always come back in
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from factcheck.nli.backends import resolve_backend
 from factcheck.nli.data import LABELS
 
 log = logging.getLogger(__name__)
@@ -70,72 +70,6 @@ def label_order(id2label: dict) -> list[int]:
 # torch's thread count is process-wide: one NLI call at a time may lower it (``NLIModel._batch_workers``).
 _THREAD_COUNT = threading.Lock()
 
-BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
-
-
-# The instruction sets that decide which path is fastest, as /proc/cpuinfo names them.
-CPU_FLAGS = ("amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx_vnni", "avx512f", "avx2")
-
-
-def cpu_features() -> dict[str, bool]:
-    """Which of ``CPU_FLAGS`` this CPU has: from /proc/cpuinfo on Linux, else from what torch's kernels detect."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith(("flags", "Features")):
-                present = set(line.split(":", 1)[1].split())
-                return {flag: flag in present for flag in CPU_FLAGS}
-    import torch
-
-    capability = torch.backends.cpu.get_cpu_capability()  # "AVX512", "AVX2", "DEFAULT", ...
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    return {
-        flag: (flag.startswith("amx") and amx) or (flag == "avx512f" and capability == "AVX512")
-        or (flag == "avx2" and capability in ("AVX2", "AVX512"))
-        for flag in CPU_FLAGS
-    }
-
-
-def cpu_description() -> str:
-    """The CPU's model name and which of the flags that decide the fast path it has, for benchmark headers."""
-    import platform
-
-    name = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    features = cpu_features()
-    has = [flag for flag in CPU_FLAGS if features[flag]]
-    lacks = [flag for flag in CPU_FLAGS if not features[flag]]
-    return f"{name} (with {' '.join(has) or 'none of'}; without {' '.join(lacks) or 'none'})"
-
-
-def resolve_backend(backend: str, device: str = "cpu") -> str:
-    """The backend that ``auto`` stands for here; any other name stands for itself.
-
-    The fastest path that keeps the answers: within 0.5 point of float32 on XNLI-en validation and float32's
-    verdicts on >= 99% of the quick evaluation's system-level checks (``eval/bench.py`` measures both, per
-    backend). On an AMD EPYC with avx512_bf16 (2 threads): ``torch-bf16`` 1.6x float32 torch, same accuracy,
-    100% of verdicts; ``onnx`` 1.4x, 100%; ``onnx-int8`` 4.0x but only 96.4% of verdicts, so never ``auto``.
-    Hence ``torch-bf16`` where the CPU multiplies bfloat16 in hardware (AMX or avx512_bf16; elsewhere bfloat16
-    is emulated and slower than float32); else float32 ONNX Runtime where it is installed (``factcheck[onnx]``)
-    on a CPU with AVX2 (1.1-1.4x torch, the same probabilities to 1e-4); else ``torch``. A GPU gets ``torch``.
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend != "auto":
-        return backend
-    if device != "cpu":
-        return "torch"
-    features = cpu_features()
-    if features["amx_bf16"] or features["avx512_bf16"]:
-        return "torch-bf16"
-    return "onnx" if features["avx2"] and importlib.util.find_spec("onnxruntime") is not None else "torch"
-
-
 # Pairs are sorted by token count and cut into batches padded only to their own longest pair; a batch holds at
 # most ``batch_size`` pairs and a budget of padded tokens (pairs x longest), so that a batch of long pairs stays
 # small. Sorting is what matters most: on the pairs of `eval/bench.py --quick` (2 threads) any budget from 1,024
@@ -163,12 +97,12 @@ class NLIModel:
     >>> model.predict([("The sky is blue.", "The sky is green.")])  # doctest: +SKIP
     array([[0.01, 0.04, 0.95]], dtype=float32)              # entailment, neutral, contradiction
 
-    ``backend`` chooses what runs the network: ``auto`` (the default, see ``resolve_backend``: ``torch-bf16``
-    on CPUs with bfloat16 in hardware; ``self.backend`` says which ran); ``torch`` (float32); ``torch-bf16``,
-    the same in bfloat16, 1.6-2.9x as fast on CPUs that multiply bfloat16 in hardware (AMX, avx512_bf16; slower
-    than float32 elsewhere); or ONNX Runtime on an export of the same checkpoint (``pip install
-    factcheck[onnx]``, see ``factcheck.nli.onnx_backend``), ``onnx`` (float32) or ``onnx-int8`` (weights
-    quantised to 8 bits: 2.9-4.0x float32 torch, but a few verdicts in a hundred change). ``python
+    ``backend`` chooses what runs the network: ``auto`` (the default: the fastest of the paths that keep the
+    answers, measured once per machine, see ``factcheck.nli.backends``; ``self.backend`` says which ran);
+    ``torch`` (float32); ``torch-bf16``, the same in bfloat16, fast only where the CPU multiplies bfloat16 in
+    hardware (AMX, avx512_bf16; 0.7-2.9x float32 there, 0.2x elsewhere); or ONNX Runtime on an export of the same
+    checkpoint (see ``factcheck.nli.onnx_backend``), ``onnx`` (float32, 1.1-1.4x torch) or ``onnx-int8``
+    (weights quantised to 8 bits: 2.4-4.0x float32 torch, but a few verdicts in a hundred change). ``python
     eval/bench.py`` measures them.
     """
 

