@@ -1,7 +1,7 @@
 import pytest
 
 from factcheck.pipeline.ingest import Document
-from factcheck.pipeline.retrieve import Embedder, Retriever, make_passages
+from factcheck.pipeline.retrieve import DocumentIndex, Embedder, Retriever, make_passages
 from factcheck.pipeline.segment import split_sentences
 
 TEXT = (
@@ -99,3 +99,18 @@ def test_claims_seen_before_are_embedded_again_when_the_claim_cache_is_cleared()
     embeddings = small.embed_claims(second)  # 10 + 10 new would pass 16: the cache is cleared mid-call
     assert embeddings.shape == (15, 384)
     assert (abs(embeddings[:5] - small.embed_claims(first[:5])) < 1e-5).all()
+
+
+def test_indexing_prints_nothing_where_the_program_logs_warnings(capsys):
+    # bm25s sets its logger to DEBUG; with a root handler at WARNING (logging.basicConfig's default) that printed
+    # "Building index from tokens" for every document indexed.
+    import logging
+
+    root = logging.getLogger()
+    handler = logging.StreamHandler()
+    root.addHandler(handler)
+    try:
+        DocumentIndex(Document("The ferry terminal opened on Monday. It cost 84 million euros.", "doc"))
+    finally:
+        root.removeHandler(handler)
+    assert "Building index" not in capsys.readouterr().err

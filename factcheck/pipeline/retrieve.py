@@ -120,11 +120,24 @@ def embed_passages(embedder: Embedder, passages: list[list[Passage]]) -> list[np
     return out
 
 
-def _tokenize(texts: list[str]):
+@lru_cache(maxsize=1)
+def bm25s_module():
+    """The bm25s module, imported on first use. It sets its own logger to DEBUG when imported, so that as soon as
+    a program puts a handler on the root logger (``logging.basicConfig``, or ONNX Runtime's quantiser, which
+    warns through the root logger) every index built prints a line: its logger is made to follow the program's
+    level instead."""
+    import logging
+
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s
+
+
+def _tokenize(texts: list[str]):
     import Stemmer
 
-    return bm25s.tokenize(
+    return bm25s_module().tokenize(
         texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
     )
 
@@ -140,12 +153,10 @@ class DocumentIndex:
 
     def __init__(self, document: Document, window: int = 2, sentences: list[Sentence] | None = None):
         """``sentences``: the document's, where they are known already (an archive stores them)."""
-        import bm25s
-
         self.document = document
         self.sentences = split_sentences(document) if sentences is None else sentences
         self.passages = make_passages(document, self.sentences, window)
-        self.bm25 = bm25s.BM25()
+        self.bm25 = bm25s_module().BM25()
         if self.passages:  # an empty document has nothing to search
             tokens = _tokenize([p.text for p in self.passages])
             # bm25s refuses an empty vocabulary; a document of stop words alone still gets a (useless) index.

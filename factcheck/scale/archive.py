@@ -62,6 +62,7 @@ from factcheck.pipeline.retrieve import (
     Retriever,
     _claim_tokens,
     _tokenize,
+    bm25s_module,
     embed_passages,
     make_passages,
 )
@@ -194,10 +195,8 @@ class _Search:
     """The whole archive's passages at one generation: BM25, the embedding matrix, and each passage's document."""
 
     def __init__(self, folder: Path):
-        import bm25s
-
         self.folder = folder
-        self.bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True)
+        self.bm25 = bm25s_module().BM25.load(str(folder / "bm25"), mmap=True)
         self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         self.document_of = np.load(folder / "documents.npy")
         self.document_ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
@@ -205,13 +204,11 @@ class _Search:
     @staticmethod
     def build(rows: list[tuple[str, str, int, int, bytes]], target: Path) -> None:
         """Write the search files of ``rows`` (document id, text, start, end, embedding) into ``target``."""
-        import bm25s
-
         ids: dict[str, int] = {}
         document_of = np.array([ids.setdefault(doc_id, len(ids)) for doc_id, *_ in rows], dtype=np.int32)
         vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(len(rows), EMBEDDING_SIZE)
         tokens = _tokenize([text[start:end] for _, text, start, end, _ in rows]) if rows else []
-        bm25 = bm25s.BM25()
+        bm25 = bm25s_module().BM25()
         # bm25s refuses an empty vocabulary (an empty archive, or passages of stop words alone).
         bm25.index(tokens if any(tokens) else [["_"]] * max(1, len(rows)), show_progress=False)
         target.mkdir(parents=True)
