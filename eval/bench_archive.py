@@ -44,6 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from bench import instrument  # noqa: E402  (eval/, the script's folder)
 
 from factcheck import Archive, Checker, Document  # noqa: E402
 from factcheck.nli.backends import cpu_description  # noqa: E402
@@ -159,11 +160,14 @@ def main() -> None:
           f"{info.documents:,} documents, {info.passages:,} passages, {info.size_bytes / 2**20:,.0f} MiB on disk")
 
     checker = Checker(key_spans=False)
+    nli = instrument(checker.nli)
     started = time.perf_counter()
     archive.refresh()
     checker.check(["warm-up"], archive, top_documents=1)  # models loaded, search files mapped: not a claim's latency
     print(f"warm-up (models, search index): {time.perf_counter() - started:.1f} s")
     checker.clear_cache()
+    nli.pairs.clear()
+    nli.seconds = 0.0
     latencies, archive_results = [], []
     for claim in claims:
         started = time.perf_counter()
@@ -173,13 +177,15 @@ def main() -> None:
     p50, p95 = np.percentile(latencies, [50, 95])
     checking_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"archive, top {args.top_k} documents a claim: {archive_seconds:.1f} s for {len(claims)} claims; "
-          f"latency p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+          f"latency p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; NLI {len(nli.pairs):,} pairs in {nli.seconds:.1f} s")
+    archive_pairs, archive_nli_seconds = len(nli.pairs), nli.seconds
 
     checker.clear_cache()
     started = time.perf_counter()
     truth = every_document(checker, archive, claims)
     every_seconds = time.perf_counter() - started
-    print(f"every document: {every_seconds:.1f} s for {len(claims)} claims x {info.documents:,} documents")
+    print(f"every document: {every_seconds:.1f} s for {len(claims)} claims x {info.documents:,} documents; "
+          f"NLI {len(nli.pairs) - archive_pairs:,} pairs in {nli.seconds - archive_nli_seconds:.1f} s")
 
     got = found(archive_results)
     recall = len(truth & got) / len(truth) if truth else float("nan")
