@@ -123,22 +123,25 @@ class Checker:
         claims: Iterable[str | Claim],
         documents: Iterable[DocumentLike] | DocumentLike | Archive,
         *,
-        top_documents: int = 20,
+        top_documents: int | None = 20,
     ) -> Report:
-        """Every claim against every document; against an ``Archive``, against the ``top_documents`` documents
-        whose passages bear on it most (the checker's ``top_k`` is the passages judged in each document)."""
+        """Every claim against every document; against an ``Archive``, against the documents that bear on it: the
+        ``top_documents`` whose passages bear on it most, or all of them (``None``). An archive's documents without
+        a passage that the "unrelated" rule lets through have no row (they could only be "not mentioned"); a
+        claim that none bears on keeps its row in the summary. The checker's ``top_k`` is the passages judged in
+        each document."""
         claim_list = as_claims(claims)
         if isinstance(documents, Archive):
-            return Report(self._check_archive(claim_list, documents, top_documents))
+            return Report(self._check_archive(claim_list, documents, top_documents), claim_list)
         docs = load_documents(documents)
-        return Report(_dated(self._check(claim_list, docs), docs))
+        return Report(_dated(self._check(claim_list, docs), docs), claim_list)
 
-    def _check_archive(self, claims: list[Claim], archive: Archive, top_documents: int) -> list[ClaimResult]:
+    def _check_archive(self, claims: list[Claim], archive: Archive, top_documents: int | None) -> list[ClaimResult]:
         """Each claim against the archive's documents that bear on it, through the per-document flow of ``_check``,
         with the archive's stored embeddings; results by claim, then by the documents' rank."""
         archive.check_retriever(self.retriever)
         texts = [c.text for c in claims]
-        related = archive.related(texts, self.retriever.embed_claims(texts), top_documents)
+        related = archive.related(texts, self.retriever.embed_claims(texts), top_documents, self.thresholds)
         rank = {(i, doc_id): r for i, ids in enumerate(related) for r, doc_id in enumerate(ids)}
         claims_of: dict[str, list[int]] = {}
         for i, ids in enumerate(related):

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from factcheck.pipeline.aggregate import Thresholds
+from factcheck.results import VERDICTS
 
 app = typer.Typer(help="Check claims against sources with an NLI model.", no_args_is_help=True)
 
@@ -197,6 +198,14 @@ def _progress(quiet: bool) -> bool:
     return shown
 
 
+def _top_documents(top_k: str) -> int | None:
+    if top_k == "all":
+        return None
+    if not top_k.isdigit() or int(top_k) < 1:
+        _fail(f"--top-k: a number of documents (1 or more) or 'all', not {top_k!r}")
+    return int(top_k)
+
+
 def _set_threads(threads: int | None) -> None:
     if threads:
         import torch
@@ -287,9 +296,11 @@ def check(
         typer.Option("--index", "-i", help="An archive (factcheck index add) to check against instead of --articles."),
     ] = None,
     top_k: Annotated[
-        int | None,
+        str | None,
         typer.Option(
-            "--top-k", min=1, help="With --index: the documents of the archive checked for each claim [default: 20]."
+            "--top-k",
+            help="With --index: the documents of the archive checked for each claim, those that bear on it most: "
+            "a number, or 'all' for every document with a passage related to it [default: 20].",
         ),
     ] = None,
     claims_from: Annotated[
@@ -340,10 +351,13 @@ def check(
                 claim_list = checker.extract(article)
                 if not claim_list:
                     _fail(f"{claims_from}: no check-worthy claims found (factcheck extract shows what is taken)")
-            report = checker.check(claim_list, sources, **({"top_documents": top_k} if top_k else {}))
+            report = checker.check(claim_list, sources, **({"top_documents": _top_documents(top_k)} if top_k else {}))
             documents = sources.documents(dict.fromkeys(r.document_id for r in report.results)) if index else sources
         except (OSError, ArchiveError, *_load_errors()) as error:
             _fail(str(error))
+        unmatched = [entry["claim_id"] for entry in report.summary() if not any(entry[v] for v in VERDICTS)]
+        if index and unmatched:  # rows are per claim and source: these claims are in none
+            typer.echo(f"warning: nothing in {index} bears on {len(unmatched)} claim(s): {', '.join(unmatched)}", err=True)
         _emit(report, documents, checker, out, chosen)
 
 

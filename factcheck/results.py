@@ -71,14 +71,19 @@ class ClaimResult:
 @dataclass
 class Report:
     results: list[ClaimResult]
+    claims: list[Claim] = field(default_factory=list)  # every claim checked, with or without a result
 
     def summary(self) -> list[dict]:
-        """Per claim across documents: which sources support, contradict, conflict or are silent."""
-        by_claim: dict[str, dict] = {}
+        """Per claim across documents: which sources support, contradict, conflict or are silent. A claim that no
+        document bears on (none given; nothing in an archive related to it) has its entry, every list empty."""
+        by_claim = {c.id: self._entry(c) for c in self.claims}
         for r in self.results:
-            entry = by_claim.setdefault(r.claim.id, {"claim_id": r.claim.id, "claim": r.claim.text} | {v: [] for v in VERDICTS})
-            entry[r.verdict].append(r.document_id)
+            by_claim.setdefault(r.claim.id, self._entry(r.claim))[r.verdict].append(r.document_id)
         return list(by_claim.values())
+
+    @staticmethod
+    def _entry(claim: Claim) -> dict:
+        return {"claim_id": claim.id, "claim": claim.text} | {v: [] for v in VERDICTS}
 
     def to_dict(self) -> dict:
         return {"results": [r.to_dict() for r in self.results], "summary": self.summary()}

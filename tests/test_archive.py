@@ -95,21 +95,38 @@ def test_adding_the_same_file_twice_keeps_one_document_and_a_changed_file_replac
 def test_checking_against_an_archive_gives_the_verdicts_of_checking_the_documents(tmp_path, checker, claims):
     archive = Archive(tmp_path / "archive")
     archive.add([ARTICLE, *OTHERS])
-    direct = checker.check(claims, [ARTICLE, *OTHERS])
-    from_archive = checker.check(claims, archive, top_documents=3)
-    assert {(r.claim.id, r.document_id): r.verdict for r in from_archive.results} == {
-        (r.claim.id, r.document_id): r.verdict for r in direct.results
-    }
+    direct = {(r.claim.id, r.document_id): r.verdict for r in checker.check(claims, [ARTICLE, *OTHERS]).results}
+    report = checker.check(claims, archive, top_documents=None)
+    from_archive = {(r.claim.id, r.document_id): r.verdict for r in report.results}
+    # The same verdicts; a document left out for a claim holds nothing related to it, so it says nothing of it.
+    assert from_archive == {pair: direct[pair] for pair in from_archive}
+    assert {pair: direct[pair] for pair in direct.keys() - from_archive.keys()} == dict.fromkeys(
+        direct.keys() - from_archive.keys(), "not_mentioned"
+    )
     # Results come claim by claim, the best-matching source first; each source's date where it has one.
-    assert [r.claim.id for r in from_archive.results[::3]] == [c.id for c in claims]
-    assert {r.document_id for r in from_archive.results[::3]} == {"port-ellis-ferry"}
-    assert {r.document_id: r.document_date for r in from_archive.results} == {
-        "port-ellis-ferry": "2025-03-04", "tram": None, "rain": "2024-04-20"
-    }
-    assert [s["claim_id"] for s in from_archive.summary()] == [c.id for c in claims]
+    first_source = {}
+    for r in report.results:
+        first_source.setdefault(r.claim.id, r.document_id)
+    assert list(first_source) == [c.id for c in claims]
+    assert set(first_source.values()) == {"port-ellis-ferry"}
+    dates = {"port-ellis-ferry": "2025-03-04", "tram": None, "rain": "2024-04-20"}
+    assert all(r.document_date == dates[r.document_id] for r in report.results)
+    assert [s["claim_id"] for s in report.summary()] == [c.id for c in claims]
 
     # With top_documents=1 only the article, which bears on every claim, is checked.
     assert {r.document_id for r in checker.check(claims, archive, top_documents=1).results} == {"port-ellis-ferry"}
+
+
+def test_a_claim_nothing_in_the_archive_bears_on_has_no_rows_but_keeps_its_summary(tmp_path, checker):
+    archive = Archive(tmp_path / "archive")
+    archive.add([ARTICLE, *OTHERS])
+    report = checker.check(["Penguins sing to each other in low voices."], archive, top_documents=None)
+    assert report.results == []
+    (entry,) = report.summary()
+    assert entry["claim"] == "Penguins sing to each other in low voices."
+    assert not any(entry[verdict] for verdict in ("supported", "contradicted", "not_mentioned", "conflicting"))
+    # Against documents given directly every document still has its row.
+    assert len(checker.check(["Penguins sing to each other in low voices."], [ARTICLE, *OTHERS]).results) == 3
 
 
 def test_kill_9_during_index_add_then_add_again_gives_the_archive_of_an_uninterrupted_run(tmp_path):
@@ -177,6 +194,13 @@ def test_the_command_line(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = pd.read_csv(io.StringIO(result.stdout))
     assert len(rows) and set(rows["document_id"]) <= {"news-000", "news-001"}
+    every = run_cli("check", "--claims-from", ARTICLE, "--index", archive, "--top-k", "all", "-f", "csv", "--threads", "1")
+    assert every.returncode == 0, every.stderr
+    assert set(rows["document_id"]) <= set(pd.read_csv(io.StringIO(every.stdout))["document_id"])
+    (tmp_path / "penguins.txt").write_text("Penguins sing to each other in low voices.\n", encoding="utf-8")
+    silent = run_cli("check", "--claims", tmp_path / "penguins.txt", "--index", archive, "-f", "json", "--threads", "1")
+    assert silent.returncode == 0, silent.stderr
+    assert f"warning: nothing in {archive} bears on 1 claim(s): claim-1" in silent.stderr
 
     assert run_cli("index", "remove", archive, "news-000").returncode == 0
     for args, message in [
@@ -186,6 +210,7 @@ def test_the_command_line(tmp_path):
         (("index", "add", archive, tmp_path / "missing.txt"), "missing.txt"),
         (("check", "-c", CLAIMS, "--index", tmp_path / "nowhere"), f"error: {tmp_path / 'nowhere'}: no archive here"),
         (("check", "-c", CLAIMS, "--index", archive, "-a", ARTICLE), "error: give the sources with --articles or --index"),
+        (("check", "-c", CLAIMS, "--index", archive, "--top-k", "0"), "error: --top-k: a number of documents (1 or more) or 'all', not '0'"),
     ]:
         result = run_cli(*args)
         assert result.returncode == 2, (args, result.stderr)
