@@ -18,6 +18,7 @@ from conftest import REPO
 from test_cli import run_cli
 
 from factcheck import Archive, Checker, Document
+from factcheck.pipeline.aggregate import unrelated
 from factcheck.pipeline.claims import parse_claims
 from factcheck.scale.archive import ArchiveError
 
@@ -115,6 +116,25 @@ def test_checking_against_an_archive_gives_the_verdicts_of_checking_the_document
 
     # With top_documents=1 only the article, which bears on every claim, is checked.
     assert {r.document_id for r in checker.check(claims, archive, top_documents=1).results} == {"port-ellis-ferry"}
+
+
+def test_an_archive_offers_exactly_the_documents_with_a_passage_the_unrelated_rule_lets_through(tmp_path, checker, claims):
+    archive = Archive(tmp_path / "archive")
+    archive.add([ARTICLE, *OTHERS, write_articles(tmp_path / "articles", 12)])
+    texts = [c.text for c in claims] + ["The new museum of town 5 cost 7 million euros.", "Penguins sing in low voices."]
+    embeddings = checker.retriever.embed_claims(texts)
+    offered = archive.related(texts, embeddings, None, checker.thresholds)
+    # The rule asked of every passage of every document, with the stored embeddings.
+    indexes = [checker.retriever.index(document) for document in archive.indexes(archive.ids(), checker.retriever)]
+    for text, embedding, documents in zip(texts, embeddings, offered):
+        related = {
+            index.document.id
+            for index in indexes
+            for passage, similarity in zip(index.passages, index.embeddings @ embedding)
+            if not unrelated(text, passage.text, float(similarity), checker.thresholds)
+        }
+        assert set(documents) == related, text
+    assert offered[-2][0] == "news-005" and offered[-1] == []
 
 
 def test_a_claim_nothing_in_the_archive_bears_on_has_no_rows_but_keeps_its_summary(tmp_path, checker):

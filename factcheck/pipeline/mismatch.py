@@ -616,7 +616,12 @@ def shares_topic(claim: str, evidence: str, coverage: float = MIN_ANCHOR_COVERAG
     return bool(_content_stems(claim)) and content_coverage(claim, evidence) >= coverage
 
 
+def content_stems(text: str) -> frozenset[str]:
+    """The stems of the text's content words, what ``content_coverage`` compares (an archive indexes them)."""
+    return frozenset(stem for stem, _, _ in _content_tokens(text))
+
+
 # The checker asks this of every claim against every retrieved passage: the same texts come back many times.
 @lru_cache(maxsize=16384)
 def _content_stems(text: str) -> frozenset[str]:
-    return frozenset(stem for stem, _, _ in _content_tokens(text))
+    return content_stems(text)

@@ -54,6 +54,7 @@ import numpy as np
 
 from factcheck.pipeline.aggregate import Thresholds
 from factcheck.pipeline.ingest import HTML_SUFFIXES, TEXT_SUFFIXES, Document, distinguishing_ends, load_documents
+from factcheck.pipeline.mismatch import content_stems
 from factcheck.pipeline.retrieve import (
     EMBEDDING_SIZE,
     RRF_K,
@@ -70,7 +71,9 @@ from factcheck.pipeline.retrieve import (
 from factcheck.pipeline.segment import Sentence, split_sentences
 
 DATABASE = "archive.sqlite"
-SEARCH_FOLDER = "search"
+# search-2: with the passages' content stems. An archive's search files are derived from SQLite: those of an older
+# version ("search") are removed and built again.
+SEARCH_FOLDER = "search-2"
 # 2: a window's embedding is the mean of its sentences' (retrieve.embed_passages), not its own encoding.
 FORMAT = "factcheck-archive-2"
 # Documents embedded in one encoder call: the encoder batches passages of similar length across them (see
@@ -190,7 +193,8 @@ def _now() -> str:
 
 
 class _Search:
-    """The whole archive's passages at one generation: BM25, the embedding matrix, and each passage's document."""
+    """The whole archive's passages at one generation: BM25, the embedding matrix, the content stems of the
+    "unrelated" rule (a posting list a stem), and each passage's document."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -198,6 +202,9 @@ class _Search:
         self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         self.document_of = np.load(folder / "documents.npy")
         self.document_ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        self.stem_ids = {stem: n for n, stem in enumerate(json.loads((folder / "stems.json").read_text(encoding="utf-8")))}
+        self.stem_starts = np.load(folder / "stem_starts.npy")
+        self.stem_passages = np.load(folder / "stem_passages.npy", mmap_mode="r")
 
     @staticmethod
     def build(rows: list[tuple[str, str, int, int, bytes]], target: Path) -> None:
@@ -213,6 +220,14 @@ class _Search:
         bm25.save(str(target / "bm25"))
         np.save(target / "vectors.npy", vectors)
         np.save(target / "documents.npy", document_of)
+        stems: dict[str, int] = {}
+        postings = [(stems.setdefault(stem, len(stems)), n) for n, (_, text, start, end, _) in enumerate(rows)
+                    for stem in content_stems(text[start:end])]
+        stem_of = np.array([stem for stem, _ in postings], dtype=np.int32)
+        passage_of = np.array([passage for _, passage in postings], dtype=np.int32)
+        np.save(target / "stem_passages.npy", passage_of[np.argsort(stem_of, kind="stable")])
+        np.save(target / "stem_starts.npy", np.concatenate([[0], np.cumsum(np.bincount(stem_of, minlength=len(stems)))]))
+        (target / "stems.json").write_text(json.dumps(list(stems)), encoding="utf-8")
         (target / "ids.json").write_text(json.dumps(list(ids)), encoding="utf-8")
 
     def related(self, claim_text: str, claim_embedding: np.ndarray, top_k: int | None, thresholds: Thresholds) -> list[str]:
@@ -223,22 +238,22 @@ class _Search:
         documents the 200 best passages of BM25 and of the embeddings, fused, held only 89.6% of what checking
         every document finds within their first 200 documents (``eval/bench_archive.py``), while a document without
         such a passage can give nothing but "not mentioned" (the checker sends none of its passages to the NLI
-        model). A passage is let through when it is at least ``related_similarity`` similar to the claim (the
-        stored embeddings: exact) or holds at least ``related_coverage`` of the claim's BM25 terms (the rule
-        counts content words by its own stems; the BM25 terms are their nearest stand-in the index holds). Those
-        passages are ranked by BM25 and by similarity, fused by reciprocal rank as ``DocumentIndex.search`` fuses
-        them within a document, and a document ranks by its best passage.
+        model). The rule is asked exactly: similarity from the stored embeddings, the share of the claim's content
+        words from the posting lists of their stems. Those passages are ranked by BM25 and by similarity, fused by
+        reciprocal rank as ``DocumentIndex.search`` fuses them within a document, and a document ranks by its best
+        passage.
         """
         if not len(self.document_of):
             return []
         similarity = self.vectors @ claim_embedding.astype(np.float32)
-        query = list(dict.fromkeys(_claim_tokens(claim_text)))
         let_through = similarity >= thresholds.related_similarity
-        if query:
-            let_through |= self._terms_held(query) >= thresholds.related_coverage * len(query)
+        claim_stems = content_stems(claim_text)
+        if claim_stems:
+            let_through |= self._stems_held(claim_stems) / len(claim_stems) >= thresholds.related_coverage
         passages = np.flatnonzero(let_through)
         if not len(passages):
             return []
+        query = list(_claim_tokens(claim_text))
         # A claim of stop words alone has no terms: the embeddings alone rank for it.
         bm25 = self.bm25.get_scores(query)[passages] if query else np.zeros(len(passages))
         fused = np.zeros(len(passages))
@@ -255,12 +270,13 @@ class _Search:
                     break
         return documents
 
-    def _terms_held(self, query: list[str]) -> np.ndarray:
-        """For each passage, how many of the query's terms it holds (BM25's posting lists, one a term)."""
+    def _stems_held(self, claim_stems: frozenset[str]) -> np.ndarray:
+        """For each passage, how many of the claim's content stems it holds."""
         held = np.zeros(len(self.document_of), dtype=np.int32)
-        postings, starts = self.bm25.scores["indices"], self.bm25.scores["indptr"]
-        for term in self.bm25.get_tokens_ids(query):
-            held[postings[starts[term] : starts[term + 1]]] += 1
+        for stem in claim_stems:
+            if stem in self.stem_ids:
+                n = self.stem_ids[stem]
+                held[self.stem_passages[self.stem_starts[n] : self.stem_starts[n + 1]]] += 1
         return held
 
 
@@ -584,6 +600,7 @@ class Archive:
             self._search, self._search_generation = _Search(current), generation
         except FileNotFoundError:  # a writer has moved on and removed this generation meanwhile
             return self.refresh()
+        shutil.rmtree(self.path / "search", ignore_errors=True)  # an older version's search files (SEARCH_FOLDER)
         for old in folder.iterdir():  # earlier generations; a reader that has one open keeps its mapped files
             if old.name != str(generation) and not old.name.startswith(".") and old.name.isdigit() and int(old.name) < generation:
                 shutil.rmtree(old, ignore_errors=True)
