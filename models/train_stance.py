@@ -129,6 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-steps", type=int, default=100)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="bfloat16 autocast (stages 4 to 4c, on an avx512_bf16 AMD EPYC); on an avx512_bf16 Intel Xeon without AMX "
+        "a step took 5.2 s with it and 4.0 s without (--no-bf16)",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         encoded = tokenizer(
             premises, hypotheses, truncation=True, max_length=args.max_length, padding=True, return_tensors="pt"
         )
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             logits = model(**encoded).logits
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         losses, at = [], 0
