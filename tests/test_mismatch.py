@@ -109,6 +109,21 @@ def test_negation_counts_only_in_the_clause_about_the_claim():
     assert clash and [window[s:e] for s, e in spans] == ["not"]
 
 
+def test_a_negation_is_shown_with_what_it_denies():
+    from factcheck.pipeline.mismatch import negated_phrase
+
+    def phrase(text: str, negation: str) -> str:
+        start = text.index(negation)
+        return text[slice(*negated_phrase(text, start, start + len(negation)))]
+
+    assert phrase("The response will not contain any commitments.", "not") == "will not contain"
+    assert phrase("The minister didn’t attend the summit.", "n’t") == "didn’t attend"
+    assert phrase("There were no casualties.", "no") == "were no casualties"
+    assert phrase("He left without paying", "without") == "without paying"
+    assert phrase("Not true.", "Not") == "Not true"
+    assert phrase("It is not.", "not") == "is not"
+
+
 def test_a_number_the_claim_gives_for_something_else_is_no_rival():
     evidence = "Warren Sapp was charged with soliciting prostitution and two counts of assault in February."
     assert find_mismatches("Sapp, 42, was charged with soliciting prostitution and two counts of assault in February.", evidence) == []

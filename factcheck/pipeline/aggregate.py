@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from factcheck.pipeline.mismatch import content_coverage, find_mismatches, negation_clash, shares_topic
+from factcheck.pipeline.mismatch import content_coverage, find_mismatches, negated_phrase, negation_clash, shares_topic
 from factcheck.results import (
     CONFLICTING,
     CONTRADICTED,
@@ -146,7 +146,7 @@ def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evide
         if clash:
             key = None
             if evidence_negations:
-                start, end = evidence_negations[0]
+                start, end = negated_phrase(evidence.text, *evidence_negations[0])
                 key = Span(evidence.document_id, offset + start, offset + end, evidence.text[start:end])
             return replace(evidence, key_span=key, rule="negation")
     return evidence

@@ -603,6 +603,30 @@ def negation_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+AUXILIARIES = frozenset(
+    "am is are was were be been will would shall should can could may might must do does did has have had".split()
+)
+_WORD_WITH_APOSTROPHE = re.compile(r"[\w’']+")
+
+
+def negated_phrase(text: str, start: int, end: int) -> tuple[int, int]:
+    """The negation at ``text[start:end]`` with the auxiliary before it and the word it negates after it.
+
+    A key span of a bare "not" tells a reader nothing; "will not contain" or "didn't attend" shows what is denied.
+    """
+    words = [m.span() for m in _WORD_WITH_APOSTROPHE.finditer(text)]
+    at = next((i for i, (s, e) in enumerate(words) if s <= start < e), None)
+    if at is None:
+        return start, end
+    first = last = at
+    if at > 0 and text[words[at - 1][1] : words[at][0]].isspace():
+        if text[slice(*words[at - 1])].lower() in AUXILIARIES:
+            first = at - 1
+    if at + 1 < len(words) and text[words[at][1] : words[at + 1][0]].isspace():
+        last = at + 1
+    return words[first][0], words[last][1]
+
+
 def content_coverage(claim: str, evidence: str) -> float:
     """The share of the claim's content words (by stem) that occur in the evidence; 0 for a claim without any."""
     claim_stems = _content_stems(claim)
