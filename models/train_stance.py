@@ -20,7 +20,10 @@ the body's label supervises the passages as a bag, and the model finds the passa
     does not assert what it reports;
   - *unrelated*: every passage neutral (cross-entropy);
 * every step also trains on ``--replay`` labelled pairs of news-like T sets (MultiNLI, LingNLI, ConjNLI, SNLI),
-  so that sentence-level NLI is kept.
+  so that sentence-level NLI is kept; ``--off-topic N`` adds to that pool N hypotheses against the most similar
+  premise of another pair, as neutral (stage 3's off-topic neighbours, ``models/news_pairs.py``): SNLI, replayed
+  alone, keeps teaching its convention that two captions of one photo that differ contradict each other, and the
+  checker's worst error is reading a related passage about something else as a contradiction.
 
 The noisy-OR (the probability that at least one passage carries the stance) is the standard bag likelihood of
 multiple-instance learning; it lets a body's gradient go mostly to the passage the model already finds most
@@ -46,13 +49,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from news_pairs import _ranked_passages  # noqa: E402
+from news_pairs import _ranked_passages, off_topic_pairs  # noqa: E402
 from train_nli import _named, git_commit  # noqa: E402
 
 from factcheck.evaluation.benchmarks import fnc1_rows  # noqa: E402
 from factcheck.nli.data import LABELS, load_set  # noqa: E402
 from factcheck.pipeline.ingest import Document  # noqa: E402
-from factcheck.pipeline.retrieve import DocumentIndex  # noqa: E402
+from factcheck.pipeline.retrieve import DocumentIndex, Embedder  # noqa: E402
 
 log = logging.getLogger("train_stance")
 
@@ -80,7 +83,7 @@ def stance_items(data_dir: Path, discuss: int, unrelated: int, disagree_repeat: 
     return items
 
 
-def replay_pairs(data_dir: Path, seed: int) -> list[tuple[str, str, int]]:
+def replay_pairs(data_dir: Path, seed: int, off_topic: int = 0) -> list[tuple[str, str, int]]:
     pairs = []
     for name in REPLAY_SETS:
         data = load_set(name, data_dir)
@@ -89,6 +92,10 @@ def replay_pairs(data_dir: Path, seed: int) -> list[tuple[str, str, int]]:
             for p, h, label in zip(data["premise"], data["hypothesis"], data["label"])
             if label in LABELS
         ]
+    if off_topic:
+        # float32, so that a resumed run finds the same neighbours as the run it resumes
+        rows, _ = off_topic_pairs(data_dir, Embedder(backend="torch").encode, off_topic, seed)
+        pairs += [(row["premise"], row["hypothesis"], NEUTRAL) for row in rows]
     random.Random(seed).shuffle(pairs)
     return pairs
 
@@ -120,6 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items", type=int, default=8, help="headline-body items a step")
     parser.add_argument("--top", type=int, default=4, help="passages of a body a headline is trained against")
     parser.add_argument("--replay", type=int, default=32, help="sentence pairs of the T sets a step")
+    parser.add_argument(
+        "--off-topic", type=int, default=0, help="off-topic neighbour pairs (neutral) added to the replay pool"
+    )
     parser.add_argument("--discuss", type=int, default=2500)
     parser.add_argument("--unrelated", type=int, default=1500)
     parser.add_argument("--disagree-repeat", type=int, default=2)
@@ -144,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     commit = git_commit()
     items = stance_items(args.data_dir, args.discuss, args.unrelated, args.disagree_repeat, args.seed)
-    replay = replay_pairs(args.data_dir, args.seed)
+    replay = replay_pairs(args.data_dir, args.seed, args.off_topic)
     log.info("items: %d headline-body pairs; replay pool: %d pairs", len(items), len(replay))
 
     resume = args.work_dir / "last"

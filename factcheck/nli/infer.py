@@ -67,7 +67,7 @@ def label_order(id2label: dict) -> list[int]:
     return [by_name[label] for label in LABELS]
 
 
-# torch's thread count is process-wide: one NLI call at a time may lower it (``NLIModel._batch_workers``).
+# torch's thread count is process-wide: one call at a time may lower it (``side_by_side``).
 _THREAD_COUNT = threading.Lock()
 
 # Pairs are sorted by token count and cut into batches padded only to their own longest pair; a batch holds at
@@ -88,6 +88,32 @@ MAX_BATCH_TOKENS = {"torch": 2048, "onnx": 512}
 # at the same pairs/s (a few more padded tokens, fewer kernels to compile). ONNX Runtime keeps exact widths: it
 # compiles nothing per shape, and padded tokens would only widen the range its 8-bit path quantises over.
 PAD_TO_MULTIPLE_OF = 16
+
+
+@contextmanager
+def side_by_side(n_batches: int, *, on_cpu: bool = True):
+    """A thread pool, and its number of workers, that runs torch batches side by side on a CPU, each batch on its share of torch's threads.
+
+    On the CPU, torch splits each operation of one batch between its threads, and a BERT this small spends
+    much of that time waiting for threads to meet at the end of an operation (layer norms, softmax, small
+    products). Whole batches side by side, one thread each, keep every core busy instead: on `eval/bench.py`'s
+    pairs with 2 threads, 5-50% more NLI pairs/s in bfloat16 (the gain varies with the host), 3-11% in float32;
+    15-25% more claims/s on its short documents when the retrieval encoder runs so too. torch releases the GIL
+    while it computes. torch's thread count is process-wide, so it is lowered for the call, under a lock, and
+    restored after it. With as many batches as threads, every batch runs on one thread, and its results no
+    longer depend on the thread count. Off the CPU, one worker.
+    """
+    import torch
+
+    with _THREAD_COUNT:
+        threads = torch.get_num_threads()
+        workers = max(1, min(threads, n_batches)) if on_cpu else 1
+        torch.set_num_threads(threads // workers)
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="factcheck-torch") as pool:
+                yield pool, workers
+        finally:
+            torch.set_num_threads(threads)
 
 
 class NLIModel:
@@ -223,31 +249,14 @@ class NLIModel:
 
     @contextmanager
     def _batch_workers(self, n_batches: int):
-        """Threads that run batches side by side on a CPU, each batch on its share of the CPU threads.
-
-        On the CPU, torch splits each operation of one batch between its threads, and a BERT this small spends
-        much of that time waiting for threads to meet at the end of an operation (layer norms, softmax, small
-        products). Whole batches side by side, one thread each, keep every core busy instead: on `eval/bench.py`'s
-        pairs with 2 threads, 5-50% more pairs/s in bfloat16 (the gain varies with the host), 3-11% in float32.
-        torch and ONNX Runtime release the GIL while they compute. torch's thread count is process-wide, so it
-        is lowered for the call, under a lock, and restored after it. With as many batches as threads, every
-        batch runs on one thread, and its probabilities no longer depend on the thread count.
-        """
-        import torch
-
-        if self.runtime == "onnx":  # each session run takes one thread (factcheck.nli.onnx_backend)
+        """Threads that run batches side by side (``side_by_side``); ONNX Runtime's session runs take one thread
+        each (``factcheck.nli.onnx_backend``)."""
+        if self.runtime == "onnx":
             with ThreadPoolExecutor(max(1, min(self.threads, n_batches)), thread_name_prefix="factcheck-nli") as pool:
                 yield pool
             return
-        with _THREAD_COUNT:
-            threads = torch.get_num_threads()
-            workers = max(1, min(threads, n_batches)) if self.device.type == "cpu" else 1
-            torch.set_num_threads(threads // workers)
-            try:
-                with ThreadPoolExecutor(workers, thread_name_prefix="factcheck-nli") as pool:
-                    yield pool
-            finally:
-                torch.set_num_threads(threads)
+        with side_by_side(n_batches, on_cpu=self.device.type == "cpu") as (pool, _):
+            yield pool
 
     def _pad(self, encoded, batch: list[int], width: int) -> dict[str, np.ndarray]:
         """The batch's token ids as int64 arrays, padded to ``width`` on the tokenizer's padding side."""
