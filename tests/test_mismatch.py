@@ -136,6 +136,10 @@ def test_aliases_and_abbreviations_are_one_value():
     assert pairs("Migrants crossed the US border into Canada.", evidence) == []
     assert pairs("Migrants crossed the U.S. border into Canada.", evidence) == []
     assert pairs("The minister flew to Britain in May.", "The minister flew to the UK in May.") == []
+    # An acronym is the name it abbreviates; another name in capitals is still a rival.
+    evidence = "She spent a week inside Kentucky Fried Chicken, eating."
+    assert pairs("She spent a week in KFC.", evidence) == []
+    assert pairs("She spent a week in IKEA.", evidence) == [("place", "IKEA", "Kentucky Fried Chicken")]
 
 
 def test_a_capitalised_sentence_opener_is_no_name():

@@ -389,6 +389,8 @@ def _compatible(a: Value, b: Value) -> bool:
     if a.kind in ("place", "name"):
         if _coded(a) != _coded(b):
             return False
+        if _acronym_of(a, b) or _acronym_of(b, a):
+            return True
         if (a.type or "").startswith("person:"):
             # "Princess Di" is "Princess Diana": a person's name may be shortened to its first letters.
             return any(x.startswith(y) or y.startswith(x) for x in a.normal for y in b.normal)
@@ -399,6 +401,21 @@ def _compatible(a: Value, b: Value) -> bool:
         x, y = a.normal[0], b.normal[0]
         return abs(x - y) <= NUMBER_TOLERANCE * max(abs(x), abs(y))
     return a.normal == b.normal
+
+
+def _acronym_of(short: Value, long: Value) -> bool:
+    """"KFC" is "Kentucky Fried Chicken" and "NYPD" the "New York Police Department": a name in capitals that
+    spells the first letters of the other name's words."""
+    letters = short.text.replace(".", "")
+    words = [w for w in long.normal if w not in STOP_WORDS]
+    return (
+        len(short.normal) == 1
+        and len(letters) >= 2
+        and letters.isalpha()
+        and letters.isupper()
+        and len(words) >= 2
+        and letters.lower() == "".join(w[0] for w in words)
+    )
 
 
 def _same_place(a: Value, b: Value) -> bool:
