@@ -92,7 +92,8 @@ PAD_TO_MULTIPLE_OF = 16
 
 @contextmanager
 def side_by_side(n_batches: int, *, on_cpu: bool = True):
-    """A thread pool, and its number of workers, that runs torch batches side by side on a CPU, each batch on its share of torch's threads.
+    """A thread pool, and its number of workers, to run torch batches side by side on a CPU, each batch on its
+    share of torch's threads.
 
     On the CPU, torch splits each operation of one batch between its threads, and a BERT this small spends
     much of that time waiting for threads to meet at the end of an operation (layer norms, softmax, small
