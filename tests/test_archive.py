@@ -137,6 +137,23 @@ def test_an_archive_offers_exactly_the_documents_with_a_passage_the_unrelated_ru
     assert offered[-2][0] == "news-005" and offered[-1] == []
 
 
+def test_checking_after_a_document_changed_reads_the_new_version_not_the_kept_index(tmp_path, checker):
+    article = tmp_path / "ferry.txt"
+    article.write_text(ARTICLE.read_text(encoding="utf-8"), encoding="utf-8")
+    archive = Archive(tmp_path / "archive")
+    archive.add([article, *OTHERS])
+    claim = "The first ferry to Santa Cruz carried 212 passengers."
+    (before,) = checker.check([claim], archive, top_documents=1).results
+    assert before.verdict == "supported" and "212 passengers" in before.evidence[0].text
+
+    article.write_text(ARTICLE.read_text(encoding="utf-8").replace("212 passengers", "120 passengers"), encoding="utf-8")
+    archive.add([article])  # the same Archive object, which kept the document's index after the first check
+    (after,) = checker.check([claim], archive, top_documents=1).results
+    assert after.verdict == "contradicted" and "120 passengers" in after.evidence[0].text
+    archive.remove(["ferry"])
+    assert all(r.document_id != "ferry" for r in checker.check([claim], archive, top_documents=None).results)
+
+
 def test_a_claim_nothing_in_the_archive_bears_on_has_no_rows_but_keeps_its_summary(tmp_path, checker):
     archive = Archive(tmp_path / "archive")
     archive.add([ARTICLE, *OTHERS])
