@@ -178,6 +178,18 @@ def test_a_rounded_number_is_the_same_number():
     assert find_mismatches("The terminal cost 84 million euros.", "The terminal cost 48 million euros.")
 
 
+def test_a_round_figure_is_the_numbers_that_round_to_it_within_ten_percent():
+    assert find_mismatches("Police found 40 students in the bus.", "Police found 43 students in the bus.") == []
+    assert find_mismatches("Some 4,700 people marched.", "About 5,000 people marched.") == []
+    # 47 rounds to 50, not 40; 24 to 20, but 20% off; "1 million" is no round figure for 1.4 million.
+    assert find_mismatches("Police found 40 students in the bus.", "Police found 47 students in the bus.")
+    assert find_mismatches("He scored 20 points.", "He scored 24 points.")
+    assert find_mismatches("The city has 1 million residents.", "The city has 1.4 million residents.")
+    assert find_mismatches("The first ferry carried 120 passengers.", "The first ferry carried 212 passengers.")
+    # Years are dates, which never round: 2010 is not 2013.
+    assert find_mismatches("The company was founded in 2010.", "The company was founded in 2013.")
+
+
 def test_a_number_after_a_noun_is_a_label_and_rivals_only_the_same_label():
     # An age is no rival of a rank.
     assert find_mismatches("Rapper Big Bank Hank dies at age 57", "Big Bank Hank's song was No. 248 on the list of hits.") == []

@@ -24,7 +24,8 @@ value only rivals a value of the same type said of the same thing:
 * a number only a number of the same unit ("212 passengers", "120 passengers"),
   or the same label before it ("Flight 370": an age is no rival of a rank, "No.
   248"); numbers within 1% of each other are one value rounded ("$4,999" is
-  "$5,000");
+  "$5,000"), and so is a round figure and a number that rounds to it, within 10%
+  ("40 students" for 43);
 * a capitalised word of unknown type (a sentence opener such as "Luckily", or a
   name we cannot type) is no rival of anything.
 
@@ -399,8 +400,21 @@ def _compatible(a: Value, b: Value) -> bool:
         # News rounds: "$4,999" is reported as "$5,000" and "499 dollars" as "500". Whole numbers under 100
         # differ by more than the tolerance: there nothing rounds.
         x, y = a.normal[0], b.normal[0]
-        return abs(x - y) <= NUMBER_TOLERANCE * max(abs(x), abs(y))
+        return abs(x - y) <= NUMBER_TOLERANCE * max(abs(x), abs(y)) or _rounded(x, y) or _rounded(y, x)
     return a.normal == b.normal
+
+
+def _rounded(value: float, rounded: float) -> bool:
+    """Whether ``rounded`` is ``value`` said in round figures: "40 students" for 43, "5,000 people" for 4,700. Only
+    a number ending in zeros is a round figure, it stands for the values that round to it at its last non-zero
+    digit, and only for those within ``ROUNDING_TOLERANCE`` of it: "1 million" is not "1.4 million"."""
+    whole = abs(rounded)
+    if whole < 10 or whole != int(whole):
+        return False
+    digits = str(int(whole))
+    step = 10 ** (len(digits) - len(digits.rstrip("0")))
+    distance = abs(value - rounded)
+    return distance < step / 2 and distance <= ROUNDING_TOLERANCE * whole
 
 
 def _acronym_of(short: Value, long: Value) -> bool:
@@ -451,6 +465,7 @@ def _date_overlap(a: Value, b: Value) -> bool:
 _ANCHOR_DECAY = 48.0
 MIN_ANCHOR_COVERAGE = 0.5
 NUMBER_TOLERANCE = 0.01
+ROUNDING_TOLERANCE = 0.1
 AMBIGUOUS_PULL = 0.8
 
 
