@@ -154,6 +154,20 @@ def test_checking_after_a_document_changed_reads_the_new_version_not_the_kept_in
     assert all(r.document_id != "ferry" for r in checker.check([claim], archive, top_documents=None).results)
 
 
+def test_the_indexes_kept_between_claims_never_change_a_verdict(tmp_path, checker, claims):
+    Archive(tmp_path / "archive").add([ARTICLE, *OTHERS, write_articles(tmp_path / "articles", 6)])
+
+    def rows(archive: Archive) -> list[tuple]:
+        return [
+            (r.claim.id, r.document_id, r.verdict, r.confidence)
+            for claim in claims  # one claim at a time, as a desk asks, so that later claims meet kept indexes
+            for r in checker.check([claim], archive, top_documents=None).results
+        ]
+
+    # Room for all of them; for a few passages, so that documents are dropped and read again between claims.
+    assert rows(Archive(tmp_path / "archive")) == rows(Archive(tmp_path / "archive", cached_passages=5))
+
+
 def test_a_claim_nothing_in_the_archive_bears_on_has_no_rows_but_keeps_its_summary(tmp_path, checker):
     archive = Archive(tmp_path / "archive")
     archive.add([ARTICLE, *OTHERS])
