@@ -238,6 +238,24 @@ def test_two_outlets_with_the_same_file_name_can_be_checked_and_compared(tmp_pat
     assert json.loads(compared.stdout)["document_a"] == "nyt/article"
 
 
+def test_a_ctrl_c_that_lands_in_a_finalizer_still_stops_the_check(capsys):
+    import typer
+
+    from factcheck.cli import _whole_report_or_none
+
+    class Finalised:  # what Python does when SIGINT's handler runs inside an object's __del__
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    with pytest.raises(typer.Exit) as stopped, _whole_report_or_none():
+        Finalised()  # dropped at once: its __del__ runs here, and its KeyboardInterrupt cannot leave it
+        for _ in range(1000):  # the check going on, where the interrupt is delivered again
+            time.sleep(0.001)
+    assert stopped.value.exit_code == 130
+    err = capsys.readouterr().err
+    assert "interrupted: nothing written" in err and "Exception ignored" not in err
+
+
 @needs_examples
 def test_ctrl_c_during_check_leaves_no_report_and_no_traceback(tmp_path):
     out = tmp_path / "report.json"
