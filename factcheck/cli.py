@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -55,6 +56,9 @@ def _interrupts_kept() -> Iterator[None]:
     the Ctrl-C test: exit 0, a report written). Such an interrupt is raised again 10 ms later, by a timer signal
     (raised at once, it would be lost in this hook as well, and a thread that sends SIGINT races the hook).
     """
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield  # no interval timers (Windows), or no signal handlers to set (only the main thread may)
+        return
     previous_hook, previous_alarm = sys.unraisablehook, signal.getsignal(signal.SIGALRM)
 
     def interrupt(signum, frame) -> None:
