@@ -92,7 +92,8 @@ class Report:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
 
     def to_records(self) -> list[dict]:
-        """One flat row per claim and source (what a spreadsheet wants)."""
+        """One flat row per claim and source (what a spreadsheet wants); the claim's own fields from its claims file
+        (``Claim.metadata``) follow as ``claim.<field>`` columns."""
         rows = []
         for r in self.results:
             lead = r.evidence[0] if r.evidence and r.verdict != NOT_MENTIONED else None
@@ -116,6 +117,7 @@ class Report:
                     "rule": lead.rule if lead else None,
                     "warnings": "; ".join(r.warnings) or None,
                 }
+                | {f"claim.{key}": _cell_value(value) for key, value in r.claim.metadata.items()}
             )
         return rows
 
@@ -123,6 +125,11 @@ class Report:
         import pandas as pd
 
         return pd.DataFrame.from_records(self.to_records())
+
+
+def _cell_value(value: object) -> object:
+    """A metadata value as one spreadsheet cell: lists and objects as JSON text (pandas would write a Python repr)."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
 
 
 @dataclass

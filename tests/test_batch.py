@@ -39,7 +39,7 @@ def good_jobs(count: int) -> list[dict]:
         else:
             claims = [
                 f"The bridge was closed on {n + 1} May.",
-                {"id": "cause", "claim": "Engineers found cracks in the bridge."},
+                {"id": "cause", "claim": "Engineers found cracks in the bridge.", "desk": "transport"},
             ]
             jobs.append({"id": f"bridge-{n}", "claims": claims, "documents": [{"id": "bridge", "text": BRIDGE}]})
     return jobs
@@ -112,6 +112,8 @@ def test_bad_records_become_error_rows_and_the_batch_goes_on(bad_batch):
             assert row["id"] == job.get("id", f"line-{number}")
             assert "error" not in row
             assert len(row["results"]) == len(job["claims"]) * len(job.get("articles", job.get("documents")))
+            given = {c["id"]: {k: v for k, v in c.items() if k not in ("id", "claim")} for c in job["claims"] if isinstance(c, dict)}
+            assert all(r["claim"]["metadata"] == given[r["claim"]["id"]] for r in row["results"] if r["claim"]["id"] in given)
         else:
             assert set(row) == {"id", "line", "error"}
             assert row["error"].startswith(f"{jobs}, line {number}: ")

@@ -1,7 +1,15 @@
 import pytest
 from conftest import EXAMPLES_DIR
 
-from factcheck.pipeline.claims import Claim, as_claims, attribution, extract_claims, is_check_worthy
+from factcheck.pipeline.claims import (
+    Claim,
+    ClaimInputError,
+    as_claims,
+    attribution,
+    extract_claims,
+    is_check_worthy,
+    parse_claims,
+)
 from factcheck.pipeline.ingest import Document, load_documents
 
 TASS = EXAMPLES_DIR / "articles" / "tass-2022-01-22-us-written-response.txt"
@@ -24,6 +32,29 @@ def test_strings_become_numbered_claims_and_ids_must_be_unique():
         as_claims(["   "])
     with pytest.raises(TypeError, match="claim 1"):
         as_claims([42])
+
+
+def test_a_claim_records_other_fields_stay_with_it():
+    text = (
+        '{"id": "c1", "claim": "The bridge opened in 2019.", "claimant": "the mayor", "tags": ["transport"], "checked": 3}\n'
+        '{"text": "The bridge cost 10 million.", "claim_url": "https://example.org/c2"}\n'
+    )
+    first, second = parse_claims(text, "claims.jsonl")
+    assert first.metadata == {"claimant": "the mayor", "tags": ["transport"], "checked": 3}
+    assert (second.id, second.metadata) == ("claim-2", {"claim_url": "https://example.org/c2"})
+    # "claim" is the claim; a "text" beside it is the user's too, and is kept, not dropped.
+    (both,) = parse_claims('{"claim": "A happened.", "text": "as said on TV"}', "claims.jsonl")
+    assert (both.text, both.metadata) == ("A happened.", {"text": "as said on TV"})
+    assert parse_claims("A happened.\n", "claims.txt")[0].metadata == {}
+    with pytest.raises(ClaimInputError, match="claims.jsonl, line 1: field 'id' must be"):
+        parse_claims('{"claim": "A happened.", "id": null}', "claims.jsonl")
+
+
+def test_claim_metadata_must_serialise_to_json():
+    with pytest.raises(ValueError, match="claim 'c': metadata must be a JSON object"):
+        Claim("A happened.", id="c", metadata={"when": object()})
+    with pytest.raises(ValueError, match="metadata must be a JSON object"):
+        Claim("A happened.", id="c", metadata={1: "x"})
 
 
 @pytest.mark.parametrize(

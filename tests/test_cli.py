@@ -68,8 +68,13 @@ def test_check_writes_a_table_pandas_reads(tmp_path, output):
         assert {"claim_id", "document_id", "verdict", "confidence", "evidence", "key_span"} <= set(rows.columns)
         for evidence, key in rows[["evidence", "key_span"]].dropna().itertuples(index=False):
             assert key in evidence
+        # The claims file's own fields are columns of their own, as given.
+        expected = {json.loads(line)["id"]: json.loads(line)["evidence_contains"] for line in CLAIMS.read_text().splitlines() if line.strip()}
+        given = {i: None if pd.isna(v) else v for i, v in zip(rows["claim_id"], rows["claim.evidence_contains"])}
+        assert given == expected
     else:
         rows = pd.read_json(out, lines=True)
+        assert all("expected" in claim["metadata"] for claim in rows["claim"])
     assert len(rows) == len(claim_ids())  # one row per claim and source; one source here
     assert set(rows["verdict"]) <= {"supported", "contradicted", "not_mentioned", "conflicting"}
 

@@ -45,6 +45,16 @@ def test_dataframe_has_one_row_per_claim_and_source():
     assert frame["evidence"].isna()[1]  # a silent source has no evidence to show
 
 
+def test_the_claims_own_fields_follow_it_into_every_row():
+    result = make_result()
+    result.claim.metadata = {"claimant": "the mayor", "tags": ["transport", "budget"]}
+    report = Report([result])
+    assert json.loads(report.to_json())["results"][0]["claim"]["metadata"]["tags"] == ["transport", "budget"]
+    row = report.to_dataframe().iloc[0]
+    assert row["claim.claimant"] == "the mayor"
+    assert json.loads(row["claim.tags"]) == ["transport", "budget"]  # JSON in a cell, not a Python repr
+
+
 def test_comparison_lists_agreements_contradictions_and_one_sided_claims():
     comparison = Comparison(
         [

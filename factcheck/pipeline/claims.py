@@ -9,9 +9,10 @@ attribution is formulaic enough ("X said", "according to X", "X told Y that").
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from factcheck.pipeline.ingest import Document, id_error, json_lines, json_type_name
 from factcheck.pipeline.segment import Sentence, split_sentences
@@ -26,10 +27,19 @@ class Claim:
     end: int | None = None
     speaker: str | None = None  # who is said to have said it (reported speech)
     reported_by: str | None = None  # who reports the speaker's words ("the newspaper said, quoting ...")
+    # The other fields of the claim's record in a claims file (source, claimant, a gold label...), carried into
+    # every result unchanged: what a user gave is never dropped on the way to the report.
+    metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError(f"claim {self.id!r}: text must be a non-empty string")
+        try:
+            if not isinstance(self.metadata, dict) or not all(isinstance(key, str) for key in self.metadata):
+                raise TypeError("not an object with string keys")
+            json.dumps(self.metadata)  # results serialise to JSON, so must everything they carry
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"claim {self.id!r}: metadata must be a JSON object ({error})") from None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,8 +137,25 @@ class ClaimInputError(ValueError):
     """A claims file that cannot be read; the message names the file and line."""
 
 
+def claim_from_record(record: object, number: int) -> Claim:
+    """The claim of one JSON object of a claims file: its ``claim`` (or ``text``), its ``id`` (``claim-<number>``
+    if it has none) and its other fields as ``metadata``; ValueError says what is wrong with it."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {json_type_name(record)}")
+    text_field = "claim" if "claim" in record else "text"
+    text = record.get(text_field)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("field 'claim' (or 'text') must be a non-empty string")
+    claim_id = record.get("id", f"claim-{number}")
+    if problem := id_error(claim_id):
+        raise ValueError(problem)
+    metadata = {key: value for key, value in record.items() if key not in (text_field, "id")}
+    return Claim(text.strip(), id=str(claim_id), metadata=metadata)
+
+
 def parse_claims(text: str, source: str) -> list[Claim]:
-    """Claims from JSON lines (``claim`` or ``text``, optional ``id``) or, for plain text, one claim a line."""
+    """Claims from JSON lines (``claim`` or ``text``, optional ``id``, any other fields kept as ``metadata``) or,
+    for plain text, one claim a line."""
     lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise ClaimInputError(f"{source}: no claims")
@@ -136,15 +163,10 @@ def parse_claims(text: str, source: str) -> list[Claim]:
         return as_claims(Claim(line.strip(), id=f"claim-{n}") for n, line in lines)
     claims = []
     for number, (where, record) in enumerate(json_lines(text, source, ClaimInputError), start=1):
-        if not isinstance(record, dict):
-            raise ClaimInputError(f"{where}: expected a JSON object, got {json_type_name(record)}")
-        text = record.get("claim", record.get("text"))
-        if not isinstance(text, str) or not text.strip():
-            raise ClaimInputError(f"{where}: field 'claim' (or 'text') must be a non-empty string")
-        claim_id = record.get("id", f"claim-{number}")
-        if problem := id_error(claim_id):
-            raise ClaimInputError(f"{where}: {problem}")
-        claims.append(Claim(text.strip(), id=str(claim_id)))
+        try:
+            claims.append(claim_from_record(record, number))
+        except ValueError as error:
+            raise ClaimInputError(f"{where}: {error}") from None
     try:
         return as_claims(claims)
     except ValueError as error:

@@ -41,7 +41,7 @@ from typing import Protocol
 
 from factcheck.checker import Checker
 from factcheck.pipeline.aggregate import Thresholds
-from factcheck.pipeline.claims import Claim, as_claims
+from factcheck.pipeline.claims import Claim, as_claims, claim_from_record
 from factcheck.pipeline.ingest import (
     Document,
     IngestError,
@@ -96,15 +96,15 @@ def _claims(value: object) -> list[Claim]:
         raise JobError(f"field 'claims' must be a non-empty array, got {json_type_name(value)}")
     claims = []
     for n, item in enumerate(value, start=1):
-        if isinstance(item, dict):
-            text, claim_id = item.get("claim", item.get("text")), item.get("id", f"claim-{n}")
-        else:
-            text, claim_id = item, f"claim-{n}"
-        if not isinstance(text, str) or not text.strip():
+        if isinstance(item, str) and item.strip():
+            claims.append(Claim(item.strip(), id=f"claim-{n}"))
+            continue
+        if not isinstance(item, dict):
             raise JobError(f"claim {n}: must be a non-empty string, or an object with a non-empty 'claim'")
-        if problem := id_error(claim_id):
-            raise JobError(f"claim {n}: {problem}")
-        claims.append(Claim(text.strip(), id=str(claim_id)))
+        try:
+            claims.append(claim_from_record(item, n))
+        except ValueError as error:
+            raise JobError(f"claim {n}: {error}") from None
     try:
         return as_claims(claims)
     except ValueError as error:
