@@ -93,6 +93,39 @@ def test_adding_the_same_file_twice_keeps_one_document_and_a_changed_file_replac
     assert info.size_bytes > 0 and info.model_sha256 and info.changed >= info.created
 
 
+def test_a_file_never_replaces_another_file_of_the_same_name(tmp_path):
+    texts = {"a/article.txt": "Alpha council met.", "b/article.txt": "Beta hospital opened.", "c/b/article.txt": "Gamma school closed."}
+    for name, text in texts.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    nyt, wapo = tmp_path / "nyt" / "story.json", tmp_path / "wapo" / "story.json"  # one record each, no id
+    for path, outlet in ((nyt, "NYT"), (wapo, "WaPo")):
+        path.parent.mkdir()
+        path.write_text(f'{{"text": "The {outlet} story of the day.", "title": "{outlet}"}}', encoding="utf-8")
+    archive = Archive(tmp_path / "archive")
+    added = [archive.add([tmp_path / name]).added for name in texts] + [archive.add([path]).added for path in (nyt, wapo)]
+    assert added == [["article"], ["b/article"], ["c/b/article"], ["story"], ["wapo/story"]]
+    assert [d.text for d in archive.documents(["article", "b/article", "c/b/article"])] == list(texts.values())
+    assert archive.add([nyt, wapo, tmp_path / "c"]).unchanged == ["story", "wapo/story", "c/b/article"]
+    # Files of one name added together are told apart as load_documents names them, and stay so.
+    fresh = Archive(tmp_path / "fresh")
+    assert fresh.add([nyt, wapo]).added == ["nyt/story", "wapo/story"]
+    assert fresh.add([nyt]).unchanged == ["nyt/story"]
+    # A record's own id is the record: new content under it replaces the old.
+    assert archive.add([Document("Version one.", id="x1")]).added == ["x1"]
+    assert archive.add([Document("Version two.", id="x1")]).replaced == ["x1"]
+
+
+def test_a_database_of_something_else_is_not_taken_for_an_archive(tmp_path):
+    (tmp_path / "other").mkdir()
+    with sqlite3.connect(tmp_path / "other" / "archive.sqlite") as db:
+        db.execute("CREATE TABLE t (x)")
+    with pytest.raises(ArchiveError, match="not an archive"):
+        Archive(tmp_path / "other")
+    with sqlite3.connect(tmp_path / "other" / "archive.sqlite") as db:
+        assert [row[0] for row in db.execute("SELECT name FROM sqlite_master")] == ["t"]  # untouched
+
+
 def test_checking_against_an_archive_gives_the_verdicts_of_checking_the_documents(tmp_path, checker, claims):
     archive = Archive(tmp_path / "archive")
     archive.add([ARTICLE, *OTHERS])

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from factcheck.pipeline.aggregate import Thresholds
-from factcheck.pipeline.ingest import HTML_SUFFIXES, TEXT_SUFFIXES, Document, distinguishing_ends, load_documents
+from factcheck.pipeline.ingest import Document, load_documents
 from factcheck.pipeline.mismatch import content_stems
 from factcheck.pipeline.retrieve import (
     EMBEDDING_SIZE,
@@ -310,6 +310,10 @@ class Archive:
         # Autocommit: every write below opens its own transaction, so that one document is one transaction.
         self._db = sqlite3.connect(database, isolation_level=None, timeout=60)
         try:
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "meta" not in tables:  # someone else's database: never write our tables into it
+                self._db.close()
+                raise ArchiveError(f"{self.path}: not an archive ({DATABASE} is a database of something else)")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             # A process killed mid-write loses nothing committed with NORMAL in WAL mode; only a power cut could
@@ -430,26 +434,41 @@ class Archive:
         return tqdm(items, total=total, unit="doc", desc="indexing")
 
     def _archive_ids(self, documents: list[Document]) -> list[Document]:
-        """The documents under the ids the archive knows them by: a file added before keeps its id, and a new
-        file whose name is taken by another file is named by the end of its path that tells the two apart."""
+        """The documents under the ids the archive knows them by. A document named after its file (a text or HTML
+        file, a JSON file of one record without an id) is that file: added again, it keeps its id; a new file whose
+        name is taken by another source is named by the fewest trailing parts of its path that no other source
+        holds (``b/article``, then ``c/b/article``), so that one file never replaces another. A document with an
+        id of its own (a JSON record's, a ``Document``'s) is that id: other content under it replaces the old."""
         from dataclasses import replace
 
-        renamed = []
+        renamed, assigned = [], {}  # assigned: id -> path of the files given ids in this call
         for document in documents:
-            one_file = document.path and Path(document.path).suffix.lower() in TEXT_SUFFIXES | HTML_SUFFIXES
-            if one_file:
+            stem = Path(document.path).resolve().with_suffix("") if document.path else None
+            # load_documents names files after the ends of their paths (``nyt/article`` beside ``wapo/article``).
+            depth = len(document.id.split("/"))
+            if stem and "/".join(stem.parts[-depth:]) == document.id:
                 path = str(Path(document.path).resolve())
-                known = self._db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
-                taken = self._db.execute("SELECT path FROM documents WHERE id = ?", (document.id,)).fetchone()
-                if known:
-                    document = replace(document, id=known[0], path=path)
-                elif taken and taken[0] and taken[0] != path:
-                    stems = [Path(taken[0]).with_suffix(""), Path(path).with_suffix("")]
-                    document = replace(document, id=distinguishing_ends(stems)[1], path=path)
+                known = self._db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchall()
+                if len(known) == 1:  # one document from this file: the file itself, not one record of many
+                    document = replace(document, id=known[0][0], path=path)
                 else:
-                    document = replace(document, path=path)
+                    document = replace(document, id=self._free_id(stem, depth, path, assigned), path=path)
+                assigned[document.id] = path
             renamed.append(document)
         return renamed
+
+    def _free_id(self, stem: Path, depth: int, path: str, assigned: dict[str, str]) -> str:
+        """The shortest end of ``stem``, of at least ``depth`` parts, that no document from another source holds."""
+        for depth in range(depth, len(stem.parts) + 1):
+            candidate = "/".join(stem.parts[-depth:])
+            if candidate in assigned:
+                free = assigned[candidate] == path
+            else:
+                holder = self._db.execute("SELECT path FROM documents WHERE id = ?", (candidate,)).fetchone()
+                free = holder is None or holder[0] == path
+            if free:
+                return candidate
+        raise ArchiveError(f"{path}: every end of its path names another document of {self.path}")
 
     def _store(self, item: Prepared) -> bool:
         """One document and its passages, in one transaction; whether it replaced an older version."""
