@@ -44,6 +44,16 @@ DocumentLike = str | Path | Document
 T = TypeVar("T")
 
 
+def _unheld_name(document: Document, held: Callable[[str], bool]) -> str:
+    """A name for ``document`` that ``held`` says no source has: its file's folder and name, or ``<id> (article)``
+    (never more of the path: names go into reports, and a path of the machine must not)."""
+    parts = Path(document.path).resolve().with_suffix("").parts if document.path else ()
+    for candidate in ["/".join(parts[-2:])] * (len(parts) > 1) + [f"{document.id} (article)"]:
+        if not held(candidate):
+            return candidate
+    raise ValueError(f"{document.id}: every name for it is a source's already")
+
+
 def _dated(results: list[ClaimResult], documents: list[Document]) -> list[ClaimResult]:
     """Each result with its source's date, where the source gives one."""
     dates = {d.id: d.date for d in documents}
@@ -136,9 +146,40 @@ class Checker:
         docs = load_documents(documents)
         return Report(_dated(self._check(claim_list, docs), docs), claim_list)
 
-    def _check_archive(self, claims: list[Claim], archive: Archive, top_documents: int | None) -> list[ClaimResult]:
-        """Each claim against the archive's documents that bear on it, through the per-document flow of ``_check``,
-        with the archive's stored embeddings; results by claim, then by the documents' rank."""
+    def check_claims_of(
+        self,
+        article: DocumentLike,
+        sources: Iterable[DocumentLike] | DocumentLike | Archive,
+        *,
+        top_documents: int | None = 20,
+    ) -> Report:
+        """The check-worthy claims of ``article`` (``extract``) against ``sources``, never against the article itself:
+        a source with the article's very text (the same file again, a copy under another name) is left out. Every
+        other source is checked, also one that has the article's id (an older version of a file of the same name):
+        the article is then named by more of its path (``nyt/article``) or, lacking one, ``<id> (article)``, and
+        its claims with it."""
+        document = self._one_document(article)
+        if isinstance(sources, Archive):
+            copies = set(sources.ids_of(document.text))
+            held = sources.__contains__
+        else:
+            documents = load_documents(sources)
+            copies = {d.id for d in documents if d.text == document.text}
+            others = [d for d in documents if d.id not in copies]
+            held = {d.id for d in others}.__contains__
+        if document.id not in copies and held(document.id):
+            document = replace(document, id=_unheld_name(document, held))
+        claims = self._claims_of(document)
+        if isinstance(sources, Archive):
+            return Report(self._check_archive(claims, sources, top_documents, leave_out=copies), claims)
+        return Report(_dated(self._check(claims, others), others), claims)
+
+    def _check_archive(
+        self, claims: list[Claim], archive: Archive, top_documents: int | None, leave_out: set[str] = frozenset()
+    ) -> list[ClaimResult]:
+        """Each claim against the archive's documents that bear on it (but those of ``leave_out``), through the
+        per-document flow of ``_check``, with the archive's stored embeddings; results by claim, then by the
+        documents' rank."""
         archive.check_retriever(self.retriever)
         texts = [c.text for c in claims]
         related = archive.related(texts, self.retriever.embed_claims(texts), top_documents, self.thresholds)
@@ -147,7 +188,7 @@ class Checker:
         for i, ids in enumerate(related):
             for doc_id in ids:
                 # A claim taken from a document of the archive is not checked against it.
-                if claims[i].document_id != doc_id:
+                if claims[i].document_id != doc_id and doc_id not in leave_out:
                     claims_of.setdefault(doc_id, []).append(i)
         jobs, documents = [], []
         ids = list(claims_of)

@@ -8,7 +8,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -360,9 +359,10 @@ def check(
 
     One row per claim and source in jsonl and csv (pandas.read_json(lines=True) / read_csv read them as they are).
     """
+    from factcheck.checker import Checker
     from factcheck.pipeline.claims import parse_claims
     from factcheck.pipeline.ingest import decode_text, load_documents, read_text
-    from factcheck.scale.archive import Archive, ArchiveError
+    from factcheck.scale.archive import Archive
 
     if (claims is None) == (claims_from is None):
         _fail("give the claims with --claims or --claims-from (one of them)")
@@ -375,22 +375,21 @@ def check(
         try:
             sources = Archive(index, create=False) if index else load_documents([str(a) for a in articles])
             if claims_from:
-                (article,) = load_documents([claims_from])
-                # The article as the archive knows it, if it holds it, so that its claims are not checked against it.
-                held = sources.id_of(article.text) if index else None
-                article = replace(article, id=held) if held else article
+                article = Checker._one_document(claims_from)
             else:
                 text = decode_text(sys.stdin.buffer.read(), "<stdin>") if claims == "-" else read_text(claims)
                 claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
             thresholds = (support_threshold, contradict_threshold, conflict_threshold)
             checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
+            among = {"top_documents": _top_documents(top_k)} if top_k else {}
             if claims_from:
-                claim_list = checker.extract(article)
-                if not claim_list:
+                report = checker.check_claims_of(article, sources, **among)
+                if not report.claims:
                     _fail(f"{claims_from}: no check-worthy claims found (factcheck extract shows what is taken)")
-            report = checker.check(claim_list, sources, **({"top_documents": _top_documents(top_k)} if top_k else {}))
+            else:
+                report = checker.check(claim_list, sources, **among)
             documents = sources.documents(dict.fromkeys(r.document_id for r in report.results)) if index else sources
-        except (OSError, ArchiveError, *_load_errors()) as error:
+        except (OSError, ValueError, *_load_errors()) as error:  # ArchiveError and "one document expected" included
             _fail(str(error))
         unmatched = [entry["claim_id"] for entry in report.summary() if not any(entry[v] for v in VERDICTS)]
         if index and unmatched:  # rows are per claim and source: these claims are in none
@@ -442,12 +441,12 @@ def extract(
 
     Each claim's 'start' and 'end' index the article's text (for HTML, the main text extracted from it).
     """
+    from factcheck.checker import Checker
     from factcheck.pipeline.claims import extract_claims
-    from factcheck.pipeline.ingest import load_documents
 
     try:
-        (document,) = load_documents([article])
-    except _load_errors() as error:
+        document = Checker._one_document(article)
+    except (ValueError, *_load_errors()) as error:
         _fail(str(error))
     _write("".join(json.dumps(claim.to_dict(), ensure_ascii=False) + "\n" for claim in extract_claims(document)), out)
 

@@ -116,6 +116,22 @@ def test_a_file_never_replaces_another_file_of_the_same_name(tmp_path):
     assert archive.add([Document("Version two.", id="x1")]).replaced == ["x1"]
 
 
+def test_a_new_version_of_an_archived_file_is_checked_against_the_old_one_but_never_a_copy_of_itself(tmp_path, checker):
+    original = ARTICLE.read_text(encoding="utf-8")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    (tmp_path / "old" / "ferry.txt").write_text(original, encoding="utf-8")
+    (tmp_path / "old" / "ferry-mirror.txt").write_text(original.replace("212", "120"), encoding="utf-8")
+    (tmp_path / "new" / "ferry.txt").write_text(original.replace("212", "120"), encoding="utf-8")
+    archive = Archive(tmp_path / "archive")
+    archive.add([tmp_path / "old", *OTHERS])
+    report = checker.check_claims_of(tmp_path / "new" / "ferry.txt", archive, top_documents=None)
+    checked = {r.document_id for r in report.results}
+    assert "ferry" in checked and "ferry-mirror" not in checked  # the mirror holds the article's very text
+    (passengers,) = [r for r in report.results if "120 passengers" in r.claim.text]
+    assert passengers.verdict == "contradicted" and passengers.claim.id.startswith("new/ferry#")
+
+
 def test_a_database_of_something_else_is_not_taken_for_an_archive(tmp_path):
     (tmp_path / "other").mkdir()
     with sqlite3.connect(tmp_path / "other" / "archive.sqlite") as db:

@@ -166,6 +166,23 @@ def test_spans_are_exact_for_arbitrary_text(checker, paragraphs):
             assert text[evidence.start : evidence.end] == evidence.text
 
 
+def test_an_articles_claims_skip_the_article_and_its_copies_but_no_other_version(checker, tmp_path):
+    original = OUR_ARTICLE.read_text(encoding="utf-8")
+    for folder, text in (("nyt", original), ("wapo", original.replace("212 passengers", "120 passengers")), ("mirror", original)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "ferry.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "mirror" / "ferry.txt").rename(tmp_path / "mirror" / "ferry-copy.txt")
+    # The other outlet's file has the article's name: it is checked, and the article's claims are told apart.
+    report = checker.check_claims_of(tmp_path / "nyt" / "ferry.txt", [tmp_path / "wapo" / "ferry.txt", tmp_path / "mirror"])
+    assert {r.document_id for r in report.results} == {"ferry"}  # the copy under another name is the article
+    assert all(c.id.startswith("nyt/ferry#") and c.document_id == "nyt/ferry" for c in report.claims)
+    passengers = [r for r in report.results if "212 passengers" in r.claim.text]
+    assert [r.verdict for r in passengers] == ["contradicted"]
+    # The article itself among the sources is left out, whatever its name there.
+    again = checker.check_claims_of(tmp_path / "nyt" / "ferry.txt", [tmp_path / "nyt", tmp_path / "mirror"])
+    assert again.results == [] and len(again.claims) == len(report.claims)
+
+
 def test_importing_the_package_loads_no_model():
     code = "import sys, factcheck; factcheck.Checker; print('torch' in sys.modules, 'transformers' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)

@@ -531,10 +531,12 @@ class Archive:
     def ids(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT id FROM documents ORDER BY key")]
 
-    def id_of(self, text: str) -> str | None:
-        """The id of the document holding exactly this text, if the archive has it."""
-        row = self._db.execute("SELECT id FROM documents WHERE sha256 = ? ORDER BY key", (sha256(text),)).fetchone()
-        return row[0] if row else None
+    def __contains__(self, document_id: object) -> bool:
+        return self._db.execute("SELECT 1 FROM documents WHERE id = ?", (document_id,)).fetchone() is not None
+
+    def ids_of(self, text: str) -> list[str]:
+        """The ids of the documents holding exactly this text (one file, or copies of it under other names)."""
+        return [row[0] for row in self._db.execute("SELECT id FROM documents WHERE sha256 = ? ORDER BY key", (sha256(text),))]
 
     def documents(self, ids: Iterable[str]) -> list[Document]:
         ids = list(ids)
