@@ -130,7 +130,7 @@ class Checker:
 
     def check(
         self,
-        claims: Iterable[str | Claim],
+        claims: Iterable[str | Claim] | str | Claim,
         documents: Iterable[DocumentLike] | DocumentLike | Archive,
         *,
         top_documents: int | None = 20,
@@ -142,6 +142,8 @@ class Checker:
         each document."""
         claim_list = as_claims(claims)
         if isinstance(documents, Archive):
+            if top_documents is not None and (not isinstance(top_documents, int) or isinstance(top_documents, bool) or top_documents < 1):
+                raise ValueError(f"top_documents={top_documents!r}: a number of documents (1 or more), or None for all")
             return Report(self._check_archive(claim_list, documents, top_documents), claim_list)
         docs = load_documents(documents)
         return Report(_dated(self._check(claim_list, docs), docs), claim_list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -237,7 +238,7 @@ def _progress(quiet: bool) -> bool:
 def _top_documents(top_k: str) -> int | None:
     if top_k == "all":
         return None
-    if not top_k.isdigit() or int(top_k) < 1:
+    if not (top_k.isascii() and top_k.isdigit()) or int(top_k) < 1:  # isdigit alone takes "²"
         _fail(f"--top-k: a number of documents (1 or more) or 'all', not {top_k!r}")
     return int(top_k)
 
@@ -284,6 +285,22 @@ def _output_format(out: Path | None, chosen: ReportFormat | None) -> str:
         return format_for(str(out) if out else None)
     except ValueError as error:
         _fail(str(error))
+
+
+def _refuse_unwritable(out: Path | None, inputs: list) -> None:
+    """A report that could not be written, or would overwrite an input (the claims file, an article), is an error
+    before any work is done, not after the whole run."""
+    if out is None or str(out) == "-":
+        return
+    if out.is_dir():
+        _fail(f"{out}: a folder; name the report file")
+    if not out.parent.is_dir():
+        _fail(f"{out}: cannot write: no folder {out.parent}")
+    if not os.access(out.parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        _fail(f"{out}: cannot write: permission denied")
+    for item in inputs:
+        if item is not None and str(item) != "-" and Path(item).resolve() == out.resolve():
+            _fail(f"{out}: that is an input of this run ({item}); choose another --out")
 
 
 def _emit(report, documents, checker, out: Path | None, chosen: str) -> None:
@@ -379,6 +396,8 @@ def check(
             else:
                 text = decode_text(sys.stdin.buffer.read(), "<stdin>") if claims == "-" else read_text(claims)
                 claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
+            given = [claims, claims_from] + ([] if index else [d.path for d in sources])
+            _refuse_unwritable(out, given)
             thresholds = (support_threshold, contradict_threshold, conflict_threshold)
             checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
             among = {"top_documents": _top_documents(top_k)} if top_k else {}
@@ -424,6 +443,7 @@ def compare(
             from factcheck.checker import Checker
 
             documents = Checker.comparison_pair(article_a, article_b)
+            _refuse_unwritable(out, [article_a, article_b])
             thresholds = (support_threshold, contradict_threshold, conflict_threshold)
             checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
             report = checker.compare(*documents)
@@ -444,10 +464,13 @@ def extract(
     from factcheck.checker import Checker
     from factcheck.pipeline.claims import extract_claims
 
+    if _output_format(out, None) != "jsonl":
+        _fail(f"{out}: extract writes JSON lines; name the output .jsonl")
     try:
         document = Checker._one_document(article)
     except (ValueError, *_load_errors()) as error:
         _fail(str(error))
+    _refuse_unwritable(out, [article])
     _write("".join(json.dumps(claim.to_dict(), ensure_ascii=False) + "\n" for claim in extract_claims(document)), out)
 
 

@@ -84,7 +84,8 @@ def test_adding_the_same_file_twice_keeps_one_document_and_a_changed_file_replac
     assert archive.add([tmp_path / "wapo" / "ferry.txt"]).added == ["wapo/ferry"]
     assert archive.add([tmp_path / "wapo" / "ferry.txt"]).unchanged == ["wapo/ferry"]
 
-    assert archive.remove(["tram", "wapo/ferry"]) == ["tram", "wapo/ferry"]
+    assert archive.remove(["tram"]) == ["tram"]
+    assert archive.remove("wapo/ferry") == ["wapo/ferry"]  # one id, not one a character
     with pytest.raises(ArchiveError, match="no document 'nope'"):
         archive.remove(["rain", "nope"])
     assert sorted(archive.ids()) == ["ferry", "rain"]  # all or nothing: "rain" is still there
@@ -227,6 +228,9 @@ def test_a_claim_nothing_in_the_archive_bears_on_has_no_rows_but_keeps_its_summa
     assert not any(entry[verdict] for verdict in ("supported", "contradicted", "not_mentioned", "conflicting"))
     # Against documents given directly every document still has its row.
     assert len(checker.check(["Penguins sing to each other in low voices."], [ARTICLE, *OTHERS]).results) == 3
+    for wrong in (0, -1, 2.5, "3", True):
+        with pytest.raises(ValueError, match="top_documents="):
+            checker.check("Penguins sing.", archive, top_documents=wrong)
 
 
 def test_kill_9_during_index_add_then_add_again_gives_the_archive_of_an_uninterrupted_run(tmp_path):

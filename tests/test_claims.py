@@ -32,6 +32,7 @@ def test_strings_become_numbered_claims_and_ids_must_be_unique():
         as_claims(["   "])
     with pytest.raises(TypeError, match="claim 1"):
         as_claims([42])
+    assert [c.text for c in as_claims("A lone claim.")] == ["A lone claim."]  # not one claim a character
 
 
 def test_a_claim_records_other_fields_stay_with_it():
@@ -48,6 +49,18 @@ def test_a_claim_records_other_fields_stay_with_it():
     assert parse_claims("A happened.\n", "claims.txt")[0].metadata == {}
     with pytest.raises(ClaimInputError, match="claims.jsonl, line 1: field 'id' must be"):
         parse_claims('{"claim": "A happened.", "id": null}', "claims.jsonl")
+
+
+def test_a_claims_file_is_read_as_its_extension_says():
+    header = '# my claims\n{"id": "c1", "claim": "The library will cost 12 million dollars."}\n'
+    with pytest.raises(ClaimInputError, match="claims.jsonl, line 1: invalid JSON"):
+        parse_claims(header, "claims.jsonl")
+    with pytest.raises(ClaimInputError, match="<stdin>, line 2: a JSON claim record in a file of one claim a line"):
+        parse_claims(header, "<stdin>")
+    (braced,) = parse_claims("{Update} The council approved the library.\n", "claims.txt")
+    assert braced.text == "{Update} The council approved the library."
+    (record,) = parse_claims('{"id": "c1", "claim": "The library opened."}\n', "<stdin>")
+    assert record.id == "c1"
 
 
 def test_claim_metadata_must_serialise_to_json():

@@ -33,6 +33,9 @@ def run_cli(
     return subprocess.run(command, check=False, capture_output=True, text=True, input=input, cwd=REPO, env=environment)
 
 
+OUR_ARTICLE_TEXT = (REPO / "factcheck" / "examples" / "port-ellis-ferry.txt").read_text(encoding="utf-8")
+
+
 def claim_ids() -> list[str]:
     return [json.loads(line)["id"] for line in CLAIMS.read_text().splitlines() if line.strip()]
 
@@ -186,6 +189,31 @@ def test_an_output_name_we_cannot_write_is_an_error_before_any_work(tmp_path):
     assert result.returncode == 2
     assert "report.xlsx: cannot write .xlsx files" in result.stderr and ".jsonl" in result.stderr and ".html" in result.stderr
     assert not (tmp_path / "report.xlsx").exists()
+
+
+def test_a_report_that_cannot_be_written_or_would_overwrite_an_input_fails_before_the_model_loads(tmp_path):
+    (tmp_path / "articles").mkdir()
+    ferry = tmp_path / "articles" / "ferry.md"
+    ferry.write_text(OUR_ARTICLE_TEXT, encoding="utf-8")
+    claims = tmp_path / "claims.jsonl"
+    claims.write_text('{"claim": "The terminal cost 48 million euros."}\n', encoding="utf-8")
+    cases = [
+        (("check", "-c", claims, "-a", ferry, "-o", ferry), "that is an input of this run"),
+        (("check", "-c", claims, "-a", tmp_path / "articles", "-o", claims), "that is an input of this run"),
+        (("check", "-c", claims, "-a", tmp_path / "articles", "-o", ferry), "that is an input of this run"),
+        (("compare", ferry, ferry, "-o", ferry), "that is an input of this run"),
+        (("check", "-c", claims, "-a", ferry, "-o", tmp_path / "missing" / "r.md"), "no folder"),
+        (("check", "-c", claims, "-a", ferry, "-o", tmp_path), "a folder; name the report file"),
+        (("extract", ferry, "-o", tmp_path / "claims.xlsx"), "cannot write .xlsx files"),
+    ]
+    for args, message in cases:
+        started = time.perf_counter()
+        result = run_cli(*args, "--backend", "torch") if args[0] != "extract" else run_cli(*args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert time.perf_counter() - started < 8, args  # no model was loaded (that alone takes longer)
+    assert ferry.read_text(encoding="utf-8") == OUR_ARTICLE_TEXT
+    assert claims.read_text(encoding="utf-8") == '{"claim": "The terminal cost 48 million euros."}\n'
 
 
 def test_the_learned_decision_is_one_flag_away():

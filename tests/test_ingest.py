@@ -35,6 +35,13 @@ def test_txt_keeps_full_text_and_reads_date_from_header_line(tmp_path):
     assert json.loads(json.dumps(document.to_dict()))["date"] == "2022-01-22"
 
 
+def test_an_empty_path_is_an_error_not_the_current_folder():
+    # What an unset shell variable gives: -a "$ARTICLES".
+    for empty in ("", " "):  # (Path("") is Path("."), the current folder asked for)
+        with pytest.raises(IngestError, match="an empty path"):
+            load_documents([empty])
+
+
 def test_markdown_is_read_as_is(tmp_path):
     text = "# Headline\n\nSome *emphasis* here.\n"
     document = one(write(tmp_path / "note.md", text))

@@ -55,6 +55,16 @@ def test_the_claims_own_fields_follow_it_into_every_row():
     assert json.loads(row["claim.tags"]) == ["transport", "budget"]  # JSON in a cell, not a Python repr
 
 
+def test_a_markdown_row_stays_one_line_whatever_line_breaks_the_source_has():
+    from factcheck.output.formats import to_markdown
+
+    result = make_result()
+    result.evidence[0].text = "met on\r\nJanuary 12\rin Brussels\u2028today"
+    table = to_markdown(Report([result]))
+    assert len(table.splitlines()) == 3  # header, rule, one row
+    assert "met on **January 12** in Brussels today" in table
+
+
 def test_comparison_lists_agreements_contradictions_and_one_sided_claims():
     comparison = Comparison(
         [

@@ -68,7 +68,8 @@ def _umask() -> int:
 
 
 def _cell(text: str | None) -> str:
-    return "" if text is None else text.replace("|", "\\|").replace("\n", " ")
+    # Every line break, not only "\n": a lone "\r" (CRLF and old Mac files) or U+2028 ends a table row too.
+    return "" if text is None else " ".join(text.replace("|", "\\|").splitlines())
 
 
 def to_markdown(report: Report) -> str:

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from factcheck.pipeline.ingest import Document, id_error, json_lines, json_type_name
 from factcheck.pipeline.segment import Sentence, split_sentences
@@ -45,8 +46,10 @@ class Claim:
         return asdict(self)
 
 
-def as_claims(items: Iterable[str | Claim]) -> list[Claim]:
-    """Strings become claims ``claim-1``, ``claim-2``, …; ids must be unique."""
+def as_claims(items: Iterable[str | Claim] | str | Claim) -> list[Claim]:
+    """Strings become claims ``claim-1``, ``claim-2``, …; ids must be unique. A lone string or claim is one claim."""
+    if isinstance(items, (str, Claim)):
+        items = [items]  # not iterated character by character
     claims = []
     for number, item in enumerate(items, start=1):
         if isinstance(item, Claim):
@@ -133,6 +136,17 @@ def extract_claims(document: Document, sentences: list[Sentence] | None = None) 
     return claims
 
 
+def _claim_record(line: str) -> bool:
+    """Whether a line is a JSON object that holds a claim."""
+    if not line.lstrip().startswith("{"):
+        return False
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and ("claim" in record or "text" in record)
+
+
 class ClaimInputError(ValueError):
     """A claims file that cannot be read; the message names the file and line."""
 
@@ -153,13 +167,26 @@ def claim_from_record(record: object, number: int) -> Claim:
     return Claim(text.strip(), id=str(claim_id), metadata=metadata)
 
 
+JSON_LINES_SUFFIXES = frozenset({".jsonl", ".json", ".ndjson"})
+
+
 def parse_claims(text: str, source: str) -> list[Claim]:
     """Claims from JSON lines (``claim`` or ``text``, optional ``id``, any other fields kept as ``metadata``) or,
-    for plain text, one claim a line."""
+    for plain text, one claim a line. A ``.jsonl``/``.json`` file is JSON lines, every line of it; another file is
+    plain text unless (stdin, an unknown extension) its first line is a JSON object. A JSON claim record in plain
+    text is an error: it would be checked as the claim ``{"id": ...``, its id and fields lost."""
     lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise ClaimInputError(f"{source}: no claims")
-    if not lines[0][1].lstrip().startswith("{"):
+    suffix = Path(source).suffix.lower()
+    known_plain = suffix in (".txt", ".text", ".md")
+    if suffix not in JSON_LINES_SUFFIXES and (known_plain or not lines[0][1].lstrip().startswith("{")):
+        for n, line in lines:
+            if _claim_record(line):
+                raise ClaimInputError(
+                    f"{source}, line {n}: a JSON claim record in a file of one claim a line (the lines before it are "
+                    "not JSON); make every line a JSON record, in a .jsonl file"
+                )
         return as_claims(Claim(line.strip(), id=f"claim-{n}") for n, line in lines)
     claims = []
     for number, (where, record) in enumerate(json_lines(text, source, ClaimInputError), start=1):

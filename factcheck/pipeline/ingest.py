@@ -109,6 +109,9 @@ def load_documents(inputs: Iterable[str | Path | Document] | str | Path | Docume
     for item in inputs:
         if isinstance(item, Document):
             found.append((item, item.path or "a Document passed in"))
+        elif not str(item).strip():
+            # Path("") is the current folder: an unset shell variable would check whatever lies here.
+            raise IngestError("an empty path was given as a source; name a file or folder")
         else:
             for path in _expand(item):
                 if path.resolve() not in files_read:

@@ -495,9 +495,9 @@ class Archive:
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
         self._db.execute("UPDATE meta SET value = ? WHERE key = 'changed'", (_now(),))
 
-    def remove(self, ids: Iterable[str]) -> list[str]:
+    def remove(self, ids: Iterable[str] | str) -> list[str]:
         """Take documents out, all or none: an id the archive does not hold is an error and nothing is removed."""
-        ids = list(dict.fromkeys(ids))
+        ids = list(dict.fromkeys([ids] if isinstance(ids, str) else ids))
         with self._transaction():
             missing = [i for i in ids if not self._db.execute("SELECT 1 FROM documents WHERE id = ?", (i,)).fetchone()]
             if missing:
