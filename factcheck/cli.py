@@ -94,7 +94,7 @@ def _whole_report_or_none() -> Iterator[None]:
 def score(
     pairs_file: Annotated[Path, typer.Argument(help="JSON lines with 'premise' and 'hypothesis' (and optional 'id').")],
     model: ModelOption = None,
-    batch_size: Annotated[int, typer.Option(help="Pairs per forward pass.")] = 32,
+    batch_size: BatchSizeOption = 32,
     output_format: Annotated[
         PairFormat, typer.Option("--format", help="jsonl (default) or a table.")
     ] = PairFormat.jsonl,
@@ -108,7 +108,11 @@ def score(
     except PairInputError as error:
         _fail(str(error))
     _set_threads(threads)
-    results = score_pairs(records, model=model, batch_size=batch_size)
+    _progress(quiet=False)
+    try:
+        results = score_pairs(records, model=model, batch_size=batch_size)
+    except (OSError, ValueError) as error:  # a --model that is no NLI checkpoint
+        _fail(str(error))
     if output_format is PairFormat.table:
         from rich.console import Console
         from rich.table import Column, Table

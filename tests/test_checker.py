@@ -11,7 +11,7 @@ from conftest import EXAMPLES_DIR, REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factcheck import Checker, Claim, Document
+from factcheck import Checker, Claim, Document, Report
 
 ARTICLE = EXAMPLES_DIR / "articles" / "tass-2022-01-22-us-written-response.txt"
 CLAIMS = EXAMPLES_DIR / "claims.jsonl"
@@ -197,3 +197,10 @@ def test_a_claim_too_long_for_the_model_is_checked_by_its_beginning_with_a_warni
     (warning,) = long.warnings
     assert warning.startswith("the claim is 807 tokens:") and "exceeds the 512 tokens the NLI model reads at once" in warning
     assert long.to_dict()["warnings"] == [warning]
+    # Every format shows it beside the verdict, the views for people too.
+    from factcheck.output.formats import render
+    from factcheck.output.html import render_html
+
+    report = Report([short, long], [short.claim, long.claim])
+    assert "_(warning: the claim is 807 tokens:" in render(report, "md")
+    assert "Warning: the claim is 807 tokens:" in render_html(report, [document], model="test")

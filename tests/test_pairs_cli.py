@@ -47,6 +47,19 @@ def test_a_missing_field_is_reported(tmp_path):
     assert "line 1: field 'hypothesis' must be a non-empty string" in result.stderr
 
 
+def test_duplicate_ids_and_a_folder_that_is_no_model_are_errors(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"id": "p1", "premise": "A b.", "hypothesis": "C d."}\n{"id": "p1", "premise": "E f.", "hypothesis": "G h."}\n')
+    result = run_cli("score", pairs)
+    assert result.returncode == 2 and f"{pairs}, line 2: id 'p1' already used on line 1" in result.stderr
+    pairs.write_text('{"premise": "A b.", "hypothesis": "C d."}\n')
+    (tmp_path / "empty").mkdir()
+    result = run_cli("score", pairs, "--model", tmp_path / "empty")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{tmp_path / 'empty'}: not a model that can be loaded here" in result.stderr
+    assert run_cli("score", pairs, "--batch-size", "0").returncode == 2
+
+
 def test_models_names_the_shipped_checkpoint():
     result = run_cli("models")
     assert result.returncode == 0

@@ -159,8 +159,16 @@ class NLIModel:
         self.backend = backend
         self.runtime = backend.split("-")[0]  # torch or onnx: what batches are cut and run for
         self.device = torch.device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.name_or_path)
-        self.config = AutoConfig.from_pretrained(self.name_or_path)
+        try:
+            self.config = AutoConfig.from_pretrained(self.name_or_path)
+            self.tokenizer = AutoTokenizer.from_pretrained(self.name_or_path)
+        except (OSError, ValueError) as error:
+            # transformers' own message is long and names a missing tokenizer library rather than the folder.
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(
+                f"{self.name_or_path}: not a model that can be loaded here (a folder with config.json, tokenizer "
+                f"and weights, or a hub name this machine can reach): {first_line}"
+            ) from None
         self._order = label_order(self.config.id2label)
         self.max_length = min(max_length, getattr(self.config, "max_position_embeddings", max_length))
         self.temperature = temperature if temperature is not None else self._stored_temperature()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from factcheck.nli.data import LABELS
 from factcheck.nli.infer import NLIModel
-from factcheck.pipeline.ingest import IngestError, json_lines, json_type_name, read_text
+from factcheck.pipeline.ingest import IngestError, id_error, json_lines, json_type_name, read_text
 
 
 class PairInputError(ValueError):
@@ -20,7 +20,7 @@ def read_pairs(path: str | Path) -> list[dict]:
         text = read_text(path)
     except IngestError as error:
         raise PairInputError(str(error)) from None
-    records = []
+    records, seen = [], {}
     for number, (where, record) in enumerate(json_lines(text, str(path), PairInputError), start=1):
         if not isinstance(record, dict):
             raise PairInputError(f"{where}: expected a JSON object, got {json_type_name(record)}")
@@ -28,7 +28,13 @@ def read_pairs(path: str | Path) -> list[dict]:
             value = record.get(field)
             if not isinstance(value, str) or not value.strip():
                 raise PairInputError(f"{where}: field {field!r} must be a non-empty string")
-        records.append({"id": record.get("id", number), **record})
+        pair_id = record.get("id", number)
+        if problem := id_error(pair_id):
+            raise PairInputError(f"{where}: {problem}")
+        if str(pair_id) in seen:  # 1 and "1" are one id in a table
+            raise PairInputError(f"{where}: id {pair_id!r} already used on line {seen[str(pair_id)]}")
+        seen[str(pair_id)] = where.rsplit("line ", 1)[-1]
+        records.append({"id": pair_id, **record})
     if not records:
         raise PairInputError(f"{path}: no pairs in file")
     return records

@@ -82,5 +82,7 @@ def to_markdown(report: Report) -> str:
             if lead.key_span:
                 key = _cell(lead.key_span.text)
                 evidence = evidence.replace(key, f"**{key}**", 1)
-        lines.append(f"| {_cell(r.claim.text)} | {r.document_id} | {r.verdict} | {r.confidence:.2f} | {evidence} |")
+        # A warning changes how far the verdict can be trusted: it stands beside the evidence, as in every format.
+        notes = "".join(f" _(warning: {_cell(w)})_" for w in r.warnings)
+        lines.append(f"| {_cell(r.claim.text)} | {r.document_id} | {r.verdict} | {r.confidence:.2f} | {evidence}{notes} |")
     return "\n".join(lines) + "\n"

@@ -131,6 +131,7 @@ def _source(result: ClaimResult, article: _Article) -> dict:
         "verdict": result.verdict,
         "confidence": result.confidence,
         "passages": shown,
+        "warnings": result.warnings,
     }
 
 
