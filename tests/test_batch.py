@@ -73,6 +73,11 @@ BAD = [
         "unknown field 'claim' (did you mean 'claims'?",
     ),
     ("[1, 2, 3]", "expected a JSON object, got array"),
+    ('{"id": "no-claim", "claims": [], "articles": ["ferry.txt"]}', "field 'claims' must be a non-empty array, got an empty array"),
+    (
+        '{"id": "twice", "claims": ["A claim."], "documents": [{"id": "d", "text": "One."}, {"id": "d", "text": "Two."}]}',
+        "document 2: id 'd' already used by document 1",
+    ),
 ]
 
 

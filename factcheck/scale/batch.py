@@ -93,7 +93,7 @@ def _job_id(record: object, number: int) -> str | int:
 
 def _claims(value: object) -> list[Claim]:
     if not isinstance(value, list) or not value:
-        raise JobError(f"field 'claims' must be a non-empty array, got {json_type_name(value)}")
+        raise JobError(f"field 'claims' must be a non-empty array, got {'an empty array' if value == [] else json_type_name(value)}")
     claims = []
     for n, item in enumerate(value, start=1):
         if isinstance(item, str) and item.strip():
@@ -120,8 +120,8 @@ def _articles(value: object, base: Path) -> list[Path]:
 
 def _documents(value: object) -> list[Document]:
     if not isinstance(value, list) or not value:
-        raise JobError(f"field 'documents' must be a non-empty array, got {json_type_name(value)}")
-    documents = []
+        raise JobError(f"field 'documents' must be a non-empty array, got {'an empty array' if value == [] else json_type_name(value)}")
+    documents, numbers = [], {}
     for n, item in enumerate(value, start=1):
         where = f"document {n}"
         if not isinstance(item, dict):
@@ -135,8 +135,12 @@ def _documents(value: object) -> list[Document]:
         if "id" in item and (problem := id_error(item["id"])):
             raise JobError(f"{where}: {problem}")
         fields = {k: v for k, v in item.items() if k != "id"}
+        document_id = str(item.get("id", f"document-{n}"))
+        if document_id in numbers:
+            raise JobError(f"{where}: id {document_id!r} already used by document {numbers[document_id]}")
+        numbers[document_id] = n
         try:
-            documents.append(Document(id=str(item.get("id", f"document-{n}")), **fields))
+            documents.append(Document(id=document_id, **fields))
         except ValueError as error:
             raise JobError(f"{where}: {error}") from None
     return documents
