@@ -648,13 +648,16 @@ def index_remove(
 
 
 @index_app.command("info")
-def index_info(archive: ArchiveArgument) -> None:
+def index_info(
+    archive: ArchiveArgument,
+    ids: Annotated[bool, typer.Option("--ids", help="List the documents' ids instead, one a line, in the order added.")] = False,
+) -> None:
     """Documents, passages, size on disk, retriever model and when the archive last changed."""
     from factcheck.scale.archive import Archive, ArchiveError
 
     try:
         with Archive(archive, create=False) as opened:
-            typer.echo("\n".join(opened.info().lines()))
+            typer.echo("\n".join(opened.ids() if ids else opened.info().lines()))
     except (OSError, ArchiveError) as error:
         _fail(str(error))
 

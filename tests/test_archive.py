@@ -133,6 +133,13 @@ def test_a_new_version_of_an_archived_file_is_checked_against_the_old_one_but_ne
     assert passengers.verdict == "contradicted" and passengers.claim.id.startswith("new/ferry#")
 
 
+def test_an_archive_inside_the_folder_it_indexes_never_reads_its_own_files(tmp_path):
+    write_articles(tmp_path / "news", 2)
+    archive = Archive(tmp_path / "news" / "archive")
+    assert len(archive.add([tmp_path / "news"]).added) == 2
+    assert len(archive.add([tmp_path / "news"]).unchanged) == 2
+
+
 def test_a_database_of_something_else_is_not_taken_for_an_archive(tmp_path):
     (tmp_path / "other").mkdir()
     with sqlite3.connect(tmp_path / "other" / "archive.sqlite") as db:
@@ -292,6 +299,7 @@ def test_the_command_line(tmp_path):
     assert result.stderr.splitlines()[-1] == f"{archive}: 3 added, 0 replaced, 0 unchanged"
     info = run_cli("index", "info", archive)
     assert info.returncode == 0 and "documents: 3" in info.stdout and "all-MiniLM-L6-v2" in info.stdout
+    assert run_cli("index", "info", archive, "--ids").stdout.split() == ["port-ellis-ferry", "news-000", "news-001"]
 
     # The article's own claims against the archive that holds it: never against itself.
     result = run_cli("check", "--claims-from", ARTICLE, "--index", archive, "--top-k", "2", "-f", "csv", "--threads", "1")

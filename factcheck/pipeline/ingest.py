@@ -93,8 +93,11 @@ def _iso_date(value: object) -> str:
     raise ValueError(f"date {value!r} is not an ISO date (YYYY-MM-DD)")
 
 
-def load_documents(inputs: Iterable[str | Path | Document] | str | Path | Document) -> list[Document]:
+def load_documents(
+    inputs: Iterable[str | Path | Document] | str | Path | Document, *, skip: Path | None = None
+) -> list[Document]:
     """Documents from files, folders (recursively, sorted), glob patterns and ``Document`` objects, in input order.
+    Files under ``skip`` are never read (an archive's own files, where it lives inside the folder it indexes).
 
     A file reached twice (a folder and a file in it) is read once. A document named after its file keeps the file
     name as its id; when two files share a name (``nyt/article.txt``, ``wapo/article.txt``), each gets the shortest
@@ -114,6 +117,8 @@ def load_documents(inputs: Iterable[str | Path | Document] | str | Path | Docume
             raise IngestError("an empty path was given as a source; name a file or folder")
         else:
             for path in _expand(item):
+                if skip is not None and path.resolve().is_relative_to(skip.resolve()):
+                    continue
                 if path.resolve() not in files_read:
                     files_read.add(path.resolve())
                     found.extend(_read_file(path))

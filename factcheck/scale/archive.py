@@ -405,7 +405,7 @@ class Archive:
         if engine not in ("local", "ray"):
             raise ValueError(f"engine={engine!r}: use 'local' or 'ray'")
         self._check_model(self.embedder)
-        documents = load_documents(inputs)
+        documents = load_documents(inputs, skip=self.path)
         summary, todo = AddSummary(), []
         for document in self._archive_ids(documents):
             stored = self._db.execute("SELECT sha256 FROM documents WHERE id = ?", (document.id,)).fetchone()
@@ -501,7 +501,7 @@ class Archive:
         with self._transaction():
             missing = [i for i in ids if not self._db.execute("SELECT 1 FROM documents WHERE id = ?", (i,)).fetchone()]
             if missing:
-                raise ArchiveError(f"{self.path}: no document {', '.join(map(repr, missing))} (see factcheck index info)")
+                raise ArchiveError(f"{self.path}: no document {', '.join(map(repr, missing))} (factcheck index info --ids lists them)")
             self._db.executemany("DELETE FROM documents WHERE id = ?", [(i,) for i in ids])
             if ids:
                 self._changed()
