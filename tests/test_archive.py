@@ -140,6 +140,19 @@ def test_an_archive_inside_the_folder_it_indexes_never_reads_its_own_files(tmp_p
     assert len(archive.add([tmp_path / "news"]).unchanged) == 2
 
 
+def test_an_archive_opened_in_one_thread_checks_in_another_and_says_when_it_is_closed(tmp_path, checker):
+    from concurrent.futures import ThreadPoolExecutor
+
+    archive = Archive(tmp_path / "archive")
+    archive.add([ARTICLE])
+    with ThreadPoolExecutor(1) as pool:
+        report = pool.submit(checker.check, "The terminal cost 84 million euros.", archive).result()
+    assert [r.verdict for r in report.results] == ["contradicted"]
+    archive.close()
+    with pytest.raises(ArchiveError, match="the archive was closed"):
+        archive.ids()
+
+
 def test_a_database_of_something_else_is_not_taken_for_an_archive(tmp_path):
     (tmp_path / "other").mkdir()
     with sqlite3.connect(tmp_path / "other" / "archive.sqlite") as db:

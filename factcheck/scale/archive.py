@@ -43,6 +43,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -307,21 +308,21 @@ class Archive:
                 raise ArchiveError(f"{self.path}: not an archive (a folder with other files; {DATABASE} is missing)")
             self.path.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder or Embedder()
-        # Autocommit: every write below opens its own transaction, so that one document is one transaction.
-        self._db = sqlite3.connect(database, isolation_level=None, timeout=60)
+        # One SQLite connection a thread (a connection must stay in the thread that made it), all closed by close().
+        self._database = database
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
         try:
             tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if tables and "meta" not in tables:  # someone else's database: never write our tables into it
-                self._db.close()
+                self.close()
                 raise ArchiveError(f"{self.path}: not an archive ({DATABASE} is a database of something else)")
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            # A process killed mid-write loses nothing committed with NORMAL in WAL mode; only a power cut could
-            # lose the last transactions, never leave half of one.
-            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             meta = dict(self._db.execute("SELECT key, value FROM meta"))
         except sqlite3.DatabaseError as error:
+            self.close()
             raise ArchiveError(f"{self.path}: not an archive ({DATABASE}: {error})") from None
         if not meta:
             model = _model_folder(self.embedder)
@@ -353,8 +354,34 @@ class Archive:
         self._indexed_passages = 0
         self._indexes_generation = -1
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection to the archive's database, opened on first use."""
+        if self._closed:
+            raise ArchiveError(f"{self.path}: the archive was closed; open it again with Archive(path)")
+        db = getattr(self._local, "db", None)
+        if db is None:
+            with self._connecting:
+                if self._closed:
+                    raise ArchiveError(f"{self.path}: the archive was closed; open it again with Archive(path)")
+                # Autocommit: every write opens its own transaction, so that one document is one transaction.
+                db = sqlite3.connect(self._database, isolation_level=None, timeout=60, check_same_thread=False)
+                db.execute("PRAGMA foreign_keys=ON")
+                # A process killed mid-write loses nothing committed with NORMAL in WAL mode; only a power cut could
+                # lose the last transactions, never leave half of one.
+                db.execute("PRAGMA synchronous=NORMAL")
+                self._connections.append(db)
+                self._local.db = db
+        return db
+
+    _connecting = threading.Lock()
+
     def close(self) -> None:
-        self._db.close()
+        with self._connecting:
+            self._closed = True
+            for db in self._connections:
+                db.close()  # check_same_thread=False: close() may come from any thread
+            self._connections.clear()
 
     def __enter__(self) -> Archive:
         return self
