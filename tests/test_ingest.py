@@ -35,6 +35,15 @@ def test_txt_keeps_full_text_and_reads_date_from_header_line(tmp_path):
     assert json.loads(json.dumps(document.to_dict()))["date"] == "2022-01-22"
 
 
+def test_a_document_needs_an_id_and_text():
+    assert Document(text="Cats purr.", id=5).id == "5"
+    for bad in (None, "", "  ", True, 1.5):
+        with pytest.raises(ValueError, match="id must be a non-empty string or an integer"):
+            Document(text="Cats purr.", id=bad)
+    with pytest.raises(ValueError, match="document 'd': text must be a string"):
+        Document(text=None, id="d")
+
+
 def test_an_empty_path_is_an_error_not_the_current_folder():
     # What an unset shell variable gives: -a "$ARTICLES".
     for empty in ("", " "):  # (Path("") is Path("."), the current folder asked for)

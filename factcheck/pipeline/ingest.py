@@ -71,6 +71,12 @@ class Document:
     path: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.id, int) and not isinstance(self.id, bool):
+            self.id = str(self.id)  # as a JSON record's integer id is: one id in every output
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise ValueError(f"a document's id must be a non-empty string or an integer, got {self.id!r}")
+        if not isinstance(self.text, str):
+            raise ValueError(f"document {self.id!r}: text must be a string, got {type(self.text).__name__}")
         # A date given explicitly wins over the header line, which is only a fallback.
         if self.date is None:
             header = DATE_HEADER.match(self.text)
