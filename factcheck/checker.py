@@ -219,8 +219,9 @@ class Checker:
     def compare(self, a: DocumentLike, b: DocumentLike) -> Comparison:
         """The claims of A checked against B, and those of B against A."""
         doc_a, doc_b = self.comparison_pair(a, b)
-        results = self._check(self._claims_of(doc_a), [doc_b]) + self._check(self._claims_of(doc_b), [doc_a])
-        return Comparison(results, document_a=doc_a.id, document_b=doc_b.id)
+        claims_a, claims_b = self._claims_of(doc_a), self._claims_of(doc_b)
+        results = self._check(claims_a, [doc_b]) + self._check(claims_b, [doc_a])
+        return Comparison(results, claims_a + claims_b, document_a=doc_a.id, document_b=doc_b.id)
 
     def check_pairs(self, pairs: Iterable[tuple[str | Claim, DocumentLike]]) -> list[ClaimResult]:
         """Each claim against its own document (claim-evidence benchmarks, one source per claim), in one NLI pass."""

@@ -453,6 +453,9 @@ def compare(
             report = checker.compare(*documents)
         except (OSError, ValueError, *_load_errors()) as error:
             _fail(str(error))
+        for document in documents:
+            if not any(claim.document_id == document.id for claim in report.claims):
+                typer.echo(f"warning: {document.id}: no check-worthy claims found, nothing of it was checked", err=True)
         _emit(report, documents, checker, out, chosen)
 
 
@@ -466,7 +469,7 @@ def extract(
     Each claim's 'start' and 'end' index the article's text (for HTML, the main text extracted from it).
     """
     from factcheck.checker import Checker
-    from factcheck.pipeline.claims import extract_claims
+    from factcheck.pipeline.claims import MIN_WORDS, extract_claims
 
     if _output_format(out, None) != "jsonl":
         _fail(f"{out}: extract writes JSON lines; name the output .jsonl")
@@ -475,7 +478,10 @@ def extract(
     except (ValueError, *_load_errors()) as error:
         _fail(str(error))
     _refuse_unwritable(out, [article])
-    _write("".join(json.dumps(claim.to_dict(), ensure_ascii=False) + "\n" for claim in extract_claims(document)), out)
+    claims = extract_claims(document)
+    if not claims:
+        typer.echo(f"warning: {article}: no check-worthy claims found (statements of {MIN_WORDS} words or more)", err=True)
+    _write("".join(json.dumps(claim.to_dict(), ensure_ascii=False) + "\n" for claim in claims), out)
 
 
 class BatchEngine(str, Enum):

@@ -216,6 +216,19 @@ def test_a_report_that_cannot_be_written_or_would_overwrite_an_input_fails_befor
     assert claims.read_text(encoding="utf-8") == '{"claim": "The terminal cost 48 million euros."}\n'
 
 
+def test_an_article_without_claims_is_said_not_passed_over(tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("Hi.\nOk?\n", encoding="utf-8")
+    result = run_cli("extract", short)
+    assert result.returncode == 0 and result.stdout == ""
+    assert f"warning: {short}: no check-worthy claims found" in result.stderr
+    result = run_cli("compare", short, REPO / "factcheck/examples/port-ellis-ferry.txt", "--format", "json", "--backend", "torch")
+    assert result.returncode == 0, result.stderr
+    assert "warning: short: no check-worthy claims found, nothing of it was checked" in result.stderr
+    assert "port-ellis-ferry: no check-worthy" not in result.stderr
+    assert len(json.loads(result.stdout)["summary"]) == len(json.loads(result.stdout)["results"]) > 0
+
+
 def test_the_learned_decision_is_one_flag_away():
     ferry = REPO / "factcheck/examples/port-ellis-ferry.txt"
     result = run_cli("check", "-c", "-", "-a", ferry, "--decision", "learned", input="The terminal cost 48 million euros.\n")

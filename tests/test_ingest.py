@@ -257,6 +257,18 @@ def test_nonexistent_path_and_empty_glob_are_errors(tmp_path):
         load_documents([str(tmp_path / "nowhere" / "*.txt")])
 
 
+def test_files_of_other_types_in_a_folder_are_named_in_a_warning(tmp_path, caplog):
+    (tmp_path / "a.txt").write_text("Cats purr.", encoding="utf-8")
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / ".hidden.docx").write_bytes(b"x")
+    with caplog.at_level("WARNING"):
+        assert [d.id for d in load_documents([tmp_path])] == ["a"]
+        assert [d.id for d in load_documents([str(tmp_path / "*")])] == ["a"]
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2 and all("left out 1 file(s) of a type factcheck does not read" in w for w in warnings)
+    assert "report.pdf" in warnings[0] and "hidden" not in " ".join(warnings)
+
+
 def test_folder_without_documents_is_an_error(tmp_path):
     write(tmp_path / "scans" / "page.pdf", b"%PDF-1.4")
     with pytest.raises(IngestError, match=r"scans: folder holds no files with a supported extension"):

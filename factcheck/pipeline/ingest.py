@@ -122,9 +122,7 @@ def load_documents(
             # Path("") is the current folder: an unset shell variable would check whatever lies here.
             raise IngestError("an empty path was given as a source; name a file or folder")
         else:
-            for path in _expand(item):
-                if skip is not None and path.resolve().is_relative_to(skip.resolve()):
-                    continue
+            for path in _expand(item, skip):
                 if path.resolve() not in files_read:
                     files_read.add(path.resolve())
                     found.extend(_read_file(path))
@@ -161,10 +159,10 @@ def _supported() -> str:
     return ", ".join(sorted(SUPPORTED_SUFFIXES))
 
 
-def _expand(item: str | Path) -> list[Path]:
+def _expand(item: str | Path, skip: Path | None = None) -> list[Path]:
     path = Path(item)
     if path.is_dir():
-        files = _folder_files(path)
+        files = _folder_files(path, skip)
         if not files:
             raise IngestError(f"{path}: folder holds no files with a supported extension ({_supported()})")
         return files
@@ -172,26 +170,43 @@ def _expand(item: str | Path) -> list[Path]:
         return [path]
     pattern = str(item)
     if any(c in pattern for c in "*?["):
-        files = []
+        files, others = [], []
         for match in map(Path, sorted(glob.glob(pattern, recursive=True))):
             if match.is_dir():
-                files.extend(_folder_files(match))
+                files.extend(_folder_files(match, skip))
             elif match.suffix.lower() in SUPPORTED_SUFFIXES:
                 files.append(match)
+            else:
+                others.append(match)
+        _warn_left_out(pattern, others)
         if not files:
             raise IngestError(f"{pattern}: pattern matches no files with a supported extension ({_supported()})")
         return files
     raise IngestError(f"{pattern}: no such file or folder")
 
 
-def _folder_files(folder: Path) -> list[Path]:
-    return sorted(
+def _folder_files(folder: Path, skip: Path | None = None) -> list[Path]:
+    """The folder's files of supported types; the others are named in a warning; hidden ones (as ls) and those
+    under ``skip`` left out."""
+    skipped = skip.resolve() if skip is not None else None
+    visible = sorted(
         p
         for p in folder.rglob("*")
-        if p.suffix.lower() in SUPPORTED_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        if not any(part.startswith(".") for part in p.relative_to(folder).parts)
         and p.is_file()
+        and not (skipped and p.resolve().is_relative_to(skipped))
     )
+    _warn_left_out(folder, [p for p in visible if p.suffix.lower() not in SUPPORTED_SUFFIXES], relative_to=folder)
+    return [p for p in visible if p.suffix.lower() in SUPPORTED_SUFFIXES]
+
+
+def _warn_left_out(where: str | Path, others: list[Path], relative_to: Path | None = None) -> None:
+    """Files a folder or pattern holds that factcheck does not read are named, never dropped without a word."""
+    if not others:
+        return
+    names = [str(p.relative_to(relative_to) if relative_to else p) for p in others]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    log.warning("%s: left out %d file(s) of a type factcheck does not read: %s (it reads %s)", where, len(names), shown, _supported())
 
 
 def _read_file(path: Path) -> list[tuple[Document, str]]:
