@@ -142,8 +142,6 @@ class Checker:
         each document."""
         claim_list = as_claims(claims)
         if isinstance(documents, Archive):
-            if top_documents is not None and (not isinstance(top_documents, int) or isinstance(top_documents, bool) or top_documents < 1):
-                raise ValueError(f"top_documents={top_documents!r}: a number of documents (1 or more), or None for all")
             return Report(self._check_archive(claim_list, documents, top_documents), claim_list)
         docs = load_documents(documents)
         return Report(_dated(self._check(claim_list, docs), docs), claim_list)
@@ -182,6 +180,8 @@ class Checker:
         """Each claim against the archive's documents that bear on it (but those of ``leave_out``), through the
         per-document flow of ``_check``, with the archive's stored embeddings; results by claim, then by the
         documents' rank."""
+        if top_documents is not None and (not isinstance(top_documents, int) or isinstance(top_documents, bool) or top_documents < 1):
+            raise ValueError(f"top_documents={top_documents!r}: a number of documents (1 or more), or None for all")
         archive.check_retriever(self.retriever)
         texts = [c.text for c in claims]
         related = archive.related(texts, self.retriever.embed_claims(texts), top_documents, self.thresholds)
@@ -214,7 +214,8 @@ class Checker:
         if None not in paths and paths[0] != paths[1]:  # two files of the same name: nyt/article, wapo/article
             end_a, end_b = distinguishing_ends(paths)
             return replace(doc_a, id=end_a), replace(doc_b, id=end_b)
-        return doc_a, replace(doc_b, id=f"{doc_b.id} (again)")
+        # The same text twice is one article again; two texts under one id (Documents, records) are A and B.
+        return doc_a, replace(doc_b, id=f"{doc_b.id} ({'again' if doc_b.text == doc_a.text else 'B'})")
 
     def compare(self, a: DocumentLike, b: DocumentLike) -> Comparison:
         """The claims of A checked against B, and those of B against A."""

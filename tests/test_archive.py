@@ -333,6 +333,8 @@ def test_the_command_line(tmp_path):
         (("index", "info", tmp_path / "nowhere"), f"error: {tmp_path / 'nowhere'}: no archive here"),
         (("index", "add", tmp_path / "articles", ARTICLE), f"error: {tmp_path / 'articles'}: not an archive"),
         (("index", "add", archive, tmp_path / "missing.txt"), "missing.txt"),
+        (("index", "add", tmp_path / "typo", tmp_path / "missing.txt"), "missing.txt"),
+        (("check", "-c", CLAIMS, "--index", archive, "--top-k", "²"), "error: --top-k: a number of documents"),
         (("check", "-c", CLAIMS, "--index", tmp_path / "nowhere"), f"error: {tmp_path / 'nowhere'}: no archive here"),
         (("check", "-c", CLAIMS, "--index", archive, "-a", ARTICLE), "error: give the sources with --articles or --index"),
         (("check", "-c", CLAIMS, "--index", archive, "--top-k", "0"), "error: --top-k: a number of documents (1 or more) or 'all', not '0'"),
@@ -342,6 +344,7 @@ def test_the_command_line(tmp_path):
         assert result.stderr.splitlines()[-1].startswith(message if message.startswith("error") else "error: ")
         assert message in result.stderr
     assert "documents: 2" in run_cli("index", "info", archive).stdout
+    assert not (tmp_path / "typo").exists()  # a failed first add leaves no empty archive behind
 
 
 def test_the_ray_build_stores_what_the_local_build_stores(tmp_path):

@@ -152,6 +152,12 @@ def test_compare_finds_contradictions_in_both_directions(checker, tmp_path):
         assert target_text[r.evidence[0].start : r.evidence[0].end] == r.evidence[0].text
 
 
+def test_two_texts_under_one_id_compare_as_a_and_b_not_as_one_again():
+    one, two = Document("The bridge opened in May.", id="z"), Document("The bridge opened in June.", id="z")
+    assert [d.id for d in Checker.comparison_pair(one, two)] == ["z", "z (B)"]
+    assert [d.id for d in Checker.comparison_pair(one, one)] == ["z", "z (again)"]
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=80), min_size=1, max_size=6)
