@@ -300,6 +300,12 @@ class Checker:
                 passages.append(apply_rules(claim.text, judged, self.thresholds) if k else judged)
             results.append(decide(claim, document.id, passages, self.thresholds, self.verdicts))
         for result, tokens in self._cut_to_fit(jobs, related, results):
+            if tokens is None:
+                result.warnings.append(
+                    f"a passage of this source is, with the claim, longer than the {self.nli.max_length} tokens the NLI "
+                    "model reads at once: only its beginning was judged"
+                )
+                continue
             result.warnings.append(
                 f"the claim is {tokens} tokens: with its evidence it exceeds the "
                 f"{self.nli.max_length} tokens the NLI model reads at once, so only its beginning was checked; "
@@ -311,19 +317,21 @@ class Checker:
 
     def _cut_to_fit(
         self, jobs: list, related: list[list[bool]], results: list[ClaimResult]
-    ) -> list[tuple[ClaimResult, int]]:
-        """The results whose claim was too long to be read whole beside one of its passages, with its token count."""
+    ) -> list[tuple[ClaimResult, int | None]]:
+        """The results of which a judged pair was too long to be read whole: with the claim's token count where the
+        claim is long, None where a passage is (sentences are cut to fit, but odd text can hold many tokens a word)."""
         texts = list({claim.text for claim, _, _ in jobs})
         counts = self.nli.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
-        # Only a claim of a quarter of the model's length or more can be cut beside a passage of a few sentences;
-        # the rest are not tokenised again with their passages.
+        # Only a claim of a quarter of the model's length or more, or a pair of many characters (a token is at least
+        # one), can be cut; the rest are not tokenised again with their passages.
         long_claims = {text: len(ids) for text, ids in zip(texts, counts) if len(ids) >= self.nli.max_length // 4}
         cut = []
         for (claim, _, candidates), keep, result in zip(jobs, related, results):
-            if claim.text in long_claims:
-                pairs = [(cand.passage.text, claim.text) for cand, k in zip(candidates, keep) if k]
-                if any(self.nli.overlong(pairs)):
-                    cut.append((result, long_claims[claim.text]))
+            pairs = [(cand.passage.text, claim.text) for cand, k in zip(candidates, keep) if k]
+            if claim.text not in long_claims:
+                pairs = [pair for pair in pairs if len(pair[0]) + len(pair[1]) > self.nli.max_length]
+            if pairs and any(self.nli.overlong(pairs)):
+                cut.append((result, long_claims.get(claim.text)))
         return cut
 
     def explain(self, results: list[ClaimResult], *, exhaustive: bool = False) -> None:

@@ -195,6 +195,19 @@ def test_importing_the_package_loads_no_model():
     assert result.stdout.strip() == "False False", result.stderr
 
 
+def test_a_run_on_transcript_is_judged_whole_not_cut_off_into_a_contradiction(checker):
+    talk = " ".join(f"and then speaker {i} talked about the weather and the roads in the north of the county" for i in range(40))
+    document = Document("so um the meeting started late " + talk + " and finally the council approved a budget of "
+                        "4 million euros for the ferry terminal", id="transcript")
+    (result,) = checker.check(["The council backed a 4 million euro budget for the ferry terminal."], [document]).results
+    assert result.verdict != "contradicted" and result.warnings == []
+    assert not any(checker.nli.overlong([(e.text, result.claim.text) for e in result.evidence]))
+    # Text of many tokens a word (codes, numbers) can still overflow: the result then says so.
+    codes = " ".join(f"budget{i}q7z9k" for i in range(110))
+    (coded,) = checker.check(["The council approved the budget."], [Document(f"The council approved the budget {codes} today.", id="codes")]).results
+    assert any(w.startswith("a passage of this source is, with the claim, longer than the 512 tokens") for w in coded.warnings)
+
+
 def test_a_claim_too_long_for_the_model_is_checked_by_its_beginning_with_a_warning(checker):
     document = Document(id="d", text="The ferry terminal opened on Monday. The mayor spoke at the opening.")
     long_claim = "The ferry terminal opened on Monday" + ", and the mayor said that the port would grow" * 80 + "."

@@ -159,6 +159,16 @@ def test_long_paragraph_is_split_like_short_text_and_fast():
     assert found == [sentence.strip()] * 10_000
 
 
+def test_a_run_on_sentence_is_cut_into_pieces_the_model_reads_whole():
+    talk = "so um the meeting started late " + " ".join(f"and speaker {i} talked about the roads, the weather" for i in range(30))
+    pieces = sentences_of(talk + " and finally the council approved the budget")
+    assert len(pieces) > 1 and all(len(p.text.split()) <= segment.MAX_SENTENCE_WORDS for p in pieces)
+    assert all(p.text.endswith(",") for p in pieces[:-1])  # at a clause end where there is one
+    assert pieces[-1].text.endswith("the council approved the budget")
+    # An ordinary long sentence is left whole.
+    assert len(sentences_of("The council, " + "after a long debate about the cost of the new terminal, " * 4 + "agreed.")) == 1
+
+
 def test_text_without_any_boundary_is_still_covered():
     sentences_of("word " * 4000 + "\n\n" + "x" * 12_000)
 
