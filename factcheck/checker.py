@@ -44,6 +44,21 @@ DocumentLike = str | Path | Document
 T = TypeVar("T")
 
 
+def _usable_device(device: str) -> str:
+    """The device, if torch can run there; a clear error now rather than deep in torch at the first check."""
+    if device == "cpu":
+        return device
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device={device!r}: {error}") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: torch {torch.__version__} sees no CUDA GPU here; use device='cpu'")
+    return device
+
+
 def _unheld_name(document: Document, held: Callable[[str], bool]) -> str:
     """A name for ``document`` that ``held`` says no source has: its file's folder and name, or ``<id> (article)``
     (never more of the path: names go into reports, and a path of the machine must not)."""
@@ -78,7 +93,7 @@ class Checker:
         verdicts: VerdictModel | str | None = None,
     ):
         self._model_arg = model
-        self.device = device
+        self.device = _usable_device(device)
         self.backend = backend
         # How a source's passages become a verdict: by the strongest passages (None, the default), or by the learned
         # decision ("learned": the one fitted for this NLI model, else the shipped model's; or a VerdictModel).
@@ -88,12 +103,26 @@ class Checker:
         elif isinstance(verdicts, str):
             raise ValueError(f"verdicts={verdicts!r}: use None (by the strongest passages), 'learned' or a VerdictModel")
         self.verdicts = verdicts
-        self.thresholds = (thresholds or Thresholds()).resolved(self.verdicts)
+        if thresholds is not None and not isinstance(thresholds, Thresholds):
+            raise TypeError(f"thresholds: a Thresholds, e.g. Thresholds(contradict=0.8), not {type(thresholds).__name__}")
+        self.thresholds = thresholds or Thresholds()
+        for name, value in (("top_k", top_k), ("window", window), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r}: a whole number, 1 or more")
         self.key_spans = key_spans
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.retriever = Retriever(Embedder(device=device, backend=backend), window=window, top_k=top_k)
         self._pair_cache: dict[tuple[str, str], np.ndarray] = {}
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self._thresholds
+
+    @thresholds.setter
+    def thresholds(self, thresholds: Thresholds) -> None:
+        # The operating points a user leaves unset are the decision's: filled in whenever thresholds are set.
+        self._thresholds = thresholds.resolved(self.verdicts)
 
     @cached_property
     def nli(self) -> NLIModel:
@@ -113,6 +142,10 @@ class Checker:
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Calibrated NLI probabilities, each distinct pair computed once per checker."""
+        pairs = [tuple(p) if isinstance(p, list) else p for p in pairs]
+        for n, pair in enumerate(pairs, start=1):
+            if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+                raise TypeError(f"pair {n}: a (premise, hypothesis) tuple of two strings, not {pair!r:.80}")
         missing = list(dict.fromkeys(p for p in pairs if p not in self._pair_cache))
         if missing:
             probs = self.nli.predict(missing, batch_size=self.batch_size, show_progress=self.show_progress)
@@ -225,9 +258,19 @@ class Checker:
         return Comparison(results, claims_a + claims_b, document_a=doc_a.id, document_b=doc_b.id)
 
     def check_pairs(self, pairs: Iterable[tuple[str | Claim, DocumentLike]]) -> list[ClaimResult]:
-        """Each claim against its own document (claim-evidence benchmarks, one source per claim), in one NLI pass."""
+        """Each claim against its own document (claim-evidence benchmarks, one source per claim), in one NLI pass.
+        One claim may come in several pairs (a claim with several evidence documents); two different claims may not
+        share an id."""
         pairs = list(pairs)
-        claim_list = as_claims([claim for claim, _ in pairs])
+        claim_list, first_pair = [], {}
+        for number, (item, _) in enumerate(pairs, start=1):
+            if not isinstance(item, (str, Claim)):
+                raise TypeError(f"pair {number}: the claim must be a string or Claim, got {type(item).__name__}")
+            claim = item if isinstance(item, Claim) else Claim(item.strip(), id=f"claim-{number}")
+            if claim.id in first_pair and claim_list[first_pair[claim.id] - 1] != claim:
+                raise ValueError(f"pairs {first_pair[claim.id]} and {number} give two different claims the id {claim.id!r}")
+            first_pair.setdefault(claim.id, number)
+            claim_list.append(claim)
         docs = [self._one_document(document) for _, document in pairs]
         # Claims that share a document are retrieved together: one index, one batch of claim embeddings.
         by_document: dict[tuple[str, str], list[int]] = {}
@@ -342,10 +385,15 @@ class Checker:
         by side (``KeySpanSearch``): one batched model call a round, a handful of rounds. ``exhaustive=True``
         removes every three-word window of each passage instead (3x the model calls on news passages).
         """
+        # A rule's key span (the quotation, the rival value, the negation) stays; an occlusion span is searched
+        # again when the exhaustive search is asked for.
         todo = [
             r
             for r in results
-            if r.verdict != NOT_MENTIONED and r.evidence and r.evidence[0].key_span is None and r.evidence[0].probabilities
+            if r.verdict != NOT_MENTIONED
+            and r.evidence
+            and r.evidence[0].probabilities
+            and (r.evidence[0].key_span is None or exhaustive and r.evidence[0].rule is None)
         ]
         # The NLI probability that made each passage decide (a rule-decided one has its key span already).
         labels = [LABELS.index("entailment" if r.verdict == SUPPORTED else "contradiction") for r in todo]

@@ -186,3 +186,9 @@ def test_a_passage_of_questions_asserts_nothing():
     assert judged.rule == "question" and strengths(judged) == (0.0, 0.0)
     answered = evidence("Were North American bison reduced to 27? No. Their numbers fell to 541 in 1889.", 0.1, 0.1, 0.8)
     assert apply_rules(claim, answered, Thresholds()).rule != "question"
+
+
+def test_thresholds_are_probabilities():
+    for arguments in (dict(support=1.5), dict(contradict=-0.1), dict(conflict=float("nan")), dict(support="0.5"), dict(topic=True)):
+        with pytest.raises(ValueError, match=f"Thresholds\\({next(iter(arguments))}="):
+            Thresholds(**arguments)

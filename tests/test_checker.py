@@ -11,7 +11,7 @@ from conftest import EXAMPLES_DIR, REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factcheck import Checker, Claim, Document, Report
+from factcheck import Checker, Claim, Document, Report, Thresholds
 
 ARTICLE = EXAMPLES_DIR / "articles" / "tass-2022-01-22-us-written-response.txt"
 CLAIMS = EXAMPLES_DIR / "claims.jsonl"
@@ -187,6 +187,49 @@ def test_an_articles_claims_skip_the_article_and_its_copies_but_no_other_version
     # The article itself among the sources is left out, whatever its name there.
     again = checker.check_claims_of(tmp_path / "nyt" / "ferry.txt", [tmp_path / "nyt", tmp_path / "mirror"])
     assert again.results == [] and len(again.claims) == len(report.claims)
+
+
+def test_bad_arguments_are_refused_when_given_not_deep_in_a_check(checker):
+    for arguments in (dict(top_k=0), dict(window=-1), dict(batch_size="8"), dict(device="banana"), dict(device="cuda:7")):
+        with pytest.raises(ValueError, match=next(iter(arguments))):
+            Checker(**arguments)
+    with pytest.raises(TypeError, match="a Thresholds"):
+        Checker(thresholds={"support": 0.5})
+    with pytest.raises(TypeError, match="pair 1: a \\(premise, hypothesis\\) tuple of two strings"):
+        checker.predict(["just a string"])
+
+
+def test_thresholds_set_on_a_checker_take_the_decisions_defaults_for_what_they_leave_unset(checker):
+    moved = Checker(model=checker.nli)
+    moved.thresholds = Thresholds(support=0.99)
+    assert moved.thresholds.contradict == checker.thresholds.contradict and moved.thresholds.support == 0.99
+    document = Document(text="The bridge over the Tagus was closed on 4 May after engineers found cracks.", id="bridge")
+    assert moved.check(["The bridge was closed after cracks were found."], [document]).results[0].verdict != "supported"
+
+
+def test_explain_exhaustive_searches_again_what_check_explained(checker):
+    report = checker.check(["The terminal cost 84 million euros.", "The first ferry carried 212 passengers."], [OUR_ARTICLE])
+    searched = [r for r in report.results if r.evidence[0].key_span and r.evidence[0].rule is None]
+    assert searched
+    calls = []
+    original = checker.predict
+    checker.predict = lambda pairs: calls.append(len(pairs)) or original(pairs)
+    try:
+        checker.explain(report.results, exhaustive=True)
+    finally:
+        del checker.predict
+    assert calls  # the occlusion spans were searched again; rule spans (the mismatch) were kept
+    assert report.results[0].evidence[0].rule == "mismatch" and "48 million" in report.results[0].evidence[0].key_span.text
+
+
+def test_one_claim_may_come_with_several_evidence_documents(checker):
+    claim = Claim("The bridge was closed in May.", id="c")
+    may = Document(text="The bridge was closed on 4 May.", id="may")
+    june = Document(text="The bridge was closed on 4 June.", id="june")
+    first, second = checker.check_pairs([(claim, may), (claim, june)])
+    assert (first.document_id, second.document_id) == ("may", "june") and first.claim is second.claim
+    with pytest.raises(ValueError, match="pairs 1 and 2 give two different claims the id 'c'"):
+        checker.check_pairs([(claim, may), (Claim("Another claim here.", id="c"), june)])
 
 
 def test_importing_the_package_loads_no_model():

@@ -33,6 +33,10 @@ def test_strings_become_numbered_claims_and_ids_must_be_unique():
     with pytest.raises(TypeError, match="claim 1"):
         as_claims([42])
     assert [c.text for c in as_claims("A lone claim.")] == ["A lone claim."]  # not one claim a character
+    assert Claim("A happened.", id=5).id == "5"
+    for bad in (None, "", " "):
+        with pytest.raises(ValueError, match="a claim's id must be a non-empty string or an integer"):
+            Claim("A happened.", id=bad)
 
 
 def test_a_claim_records_other_fields_stay_with_it():
@@ -82,6 +86,8 @@ def test_claim_metadata_must_serialise_to_json():
         ("At a press conference, Lavrov told reporters that publishing it would be good.", "Lavrov", None),
         ("State Department sources also told the Washington Post that the response will include proposals.", "State Department sources", None),
         ("The proposed measures include guarantees that NATO will not advance eastward.", None, None),
+        ("The ferry was late, according to the port authority.", "the port authority", None),
+        ("The ferry was late, according to officials in the U.S.", "officials in the U.S.", None),
     ],
 )
 def test_attribution_of_reported_speech(sentence, speaker, via):

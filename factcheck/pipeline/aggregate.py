@@ -94,6 +94,13 @@ class Thresholds:
     related_similarity: float = 0.55  # a passage at least this similar to the claim is about it ...
     related_coverage: float = 0.3  # ... and so is one holding at least this share of its content words
 
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if value is None and name in ("support", "contradict"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"Thresholds({name}={value!r}): a probability or share, from 0 to 1")
+
     def resolved(self, verdicts: VerdictModel | None = None) -> Thresholds:
         """These thresholds with the operating points left unset filled in: the learned ones of ``verdicts``, or
         for the rule by the strongest passages, those ``eval/choose_thresholds.py`` chose on D data."""

@@ -33,6 +33,10 @@ class Claim:
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if isinstance(self.id, int) and not isinstance(self.id, bool):
+            self.id = str(self.id)  # as a claims file's integer id is: one id in every output
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise ValueError(f"a claim's id must be a non-empty string or an integer, got {self.id!r}")
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError(f"claim {self.id!r}: text must be a non-empty string")
         try:
@@ -88,7 +92,11 @@ def attribution(sentence: str) -> tuple[str | None, str | None]:
         if match:
             groups = match.groupdict()
             via = groups.get("via")
-            return groups["speaker"].strip(), via.strip() if via else None
+            # "..., according to the port authority." ends the sentence, not the name.
+            speaker = groups["speaker"].strip()
+            if not re.search(r"(?:\b[A-Z]\.){2,}$", speaker):  # but "the U.S." keeps its dots
+                speaker = speaker.rstrip(".!?”\"")
+            return speaker, via.strip() if via else None
     return None, None
 
 
