@@ -144,6 +144,9 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="1,000 documents and 20 claims")
     args = parser.parse_args()
+    needed = args.data / "fnc-1-train" / "train_bodies.csv"
+    if not needed.is_file():
+        raise SystemExit(f"error: {needed} not found; pass --data (the public data folder)")
     if args.quick:
         args.docs, args.claims = 1_000, 20
     path = args.archive or Path.home() / ".cache" / "factcheck" / f"bench-archive-{args.docs}-{FORMAT}"

@@ -126,15 +126,17 @@ def score(
             Column("P(con)", justify="right"),
             Column("hypothesis", overflow="fold"),
         )
+        from rich.markup import escape
+
         for r in results:
             p = r["probabilities"]
             table.add_row(
-                str(r["id"]),
+                escape(str(r["id"])),  # "[citation needed]" is the user's text, not rich markup
                 r["label"],
                 f"{p['entailment']:.2f}",
                 f"{p['neutral']:.2f}",
                 f"{p['contradiction']:.2f}",
-                r["hypothesis"],
+                escape(r["hypothesis"]),
             )
         Console().print(table)
     else:
@@ -701,12 +703,23 @@ def evaluate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Evaluate on public benchmarks: model level (sentence pairs) and system level (claims vs. sources)."""
-    from factcheck.evaluation.report import write_report
-    from factcheck.evaluation.suite import run_suite
+    import shlex
 
+    from factcheck.evaluation.report import write_report
+    from factcheck.evaluation.suite import portable_path, run_suite
+
+    if not str(out).strip() or str(out) in (".", "./"):
+        _fail("--out: name a folder for the report (the current folder would fill with its files)")
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: a file; the report is a folder (report.md, report.html, results.json, plots/)")
+    if results_md is not None and (results_md.is_dir() or not results_md.parent.is_dir()):
+        _fail(f"--results-md {results_md}: cannot write a file there (a folder, or in a folder that does not exist)")
     _set_threads(threads)
     progress = _progress(quiet)
-    command = "factcheck eval " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["eval"] else "factcheck eval"
+    # The command as run, with this machine's paths shown as reports may show them, quoted to run again.
+    arguments = [("=".join([a.split("=", 1)[0], portable_path(a.split("=", 1)[1])]) if a.startswith("--") and "=" in a
+                  else portable_path(a)) for a in sys.argv[2:]]
+    command = "factcheck eval " + shlex.join(arguments) if sys.argv[1:2] == ["eval"] else "factcheck eval"
     try:
         result = run_suite(
             model or [None],
@@ -718,7 +731,10 @@ def evaluate(
         )
     except (OSError, ValueError, KeyError) as error:
         _fail(str(error).strip("'\""))
-    written = write_report(result, out, command, results_md)
+    try:
+        written = write_report(result, out, command, results_md)
+    except OSError as error:
+        _fail(f"{error.filename or out}: cannot write the report: {error.strerror or error}")
     if not quiet:
         typer.echo(f"wrote {len(written)} files to {out} in {result.seconds:.0f} s", err=True)
     from factcheck.evaluation.report import markdown_table, tables

@@ -60,6 +60,21 @@ def test_duplicate_ids_and_a_folder_that_is_no_model_are_errors(tmp_path):
     assert run_cli("score", pairs, "--batch-size", "0").returncode == 2
 
 
+def test_the_users_own_label_is_kept_and_text_is_shown_as_written(tmp_path):
+    pairs = tmp_path / "gold.jsonl"
+    pairs.write_text(
+        '{"id": 2, "premise": "A man is sleeping.", "hypothesis": "A man is awake [citation needed].", "label": "entailment"}\n'
+        '{"premise": "A man sleeps.", "hypothesis": "closing [/] tag"}\n'
+    )
+    result = run_cli("score", pairs)
+    assert result.returncode == 0, result.stderr  # the second pair's number is no id the user gave
+    first = json.loads(result.stdout.splitlines()[0])
+    assert first["given_label"] == "entailment" and first["label"] in ("entailment", "neutral", "contradiction")
+    table = run_cli("score", pairs, "--format", "table")
+    assert table.returncode == 0, table.stderr
+    assert "[citation" in table.stdout and "needed]" in table.stdout and "[/]" in table.stdout  # (the column may wrap)
+
+
 def test_models_names_the_shipped_checkpoint():
     result = run_cli("models")
     assert result.returncode == 0

@@ -49,7 +49,8 @@ def target_rows(result: SuiteResult) -> list[list[str]]:
             ours = qags["factcheck"]["balanced_accuracy"]
             best_baseline = max(qags["summac-zs"]["balanced_accuracy"], qags["chunks-400"]["balanced_accuracy"])
             met = ours >= 0.70 and ours > best_baseline
-            rows.append([_short(model), "QAGS pooled, balanced accuracy", f"{ours:.3f}", f">= 0.70 and > {best_baseline:.3f}", _met(met)])
+            shown, bar = _told_apart(ours, best_baseline)
+            rows.append([_short(model), "QAGS pooled, balanced accuracy", shown, f">= 0.70 and > {bar}", _met(met)])
         fever = by_key.get((model, "fever-symmetric-test", "factcheck"))
         if fever:
             rows.append([_short(model), "FEVER-symmetric, balanced accuracy", _f(fever["balanced_accuracy"]), ">= 0.80", _met(fever["balanced_accuracy"] >= 0.80)])
@@ -75,8 +76,18 @@ def target_rows(result: SuiteResult) -> list[list[str]]:
             baselines = [by_key.get((model, name, b)) for b in ("summac-zs", "chunks-400")]
             if all(baselines):
                 best = max(b["balanced_accuracy"] for b in baselines)
-                rows.append([_short(model), f"{name}, balanced accuracy above both baselines", _f(ours["balanced_accuracy"]), f"> {best:.3f}", _met(ours["balanced_accuracy"] > best)])
+                shown, bar = _told_apart(ours["balanced_accuracy"], best)
+                rows.append([_short(model), f"{name}, balanced accuracy above both baselines", shown, f"> {bar}", _met(ours["balanced_accuracy"] > best)])
     return rows
+
+
+def _told_apart(ours: float, bar: float) -> tuple[str, str]:
+    """Both numbers with as many decimals (3 or more) as it takes to see which is larger: "0.819 > 0.819 met"
+    reads as a mistake."""
+    digits = 3
+    while digits < 6 and ours != bar and round(ours, digits) == round(bar, digits):
+        digits += 1
+    return f"{ours:.{digits}f}", f"{bar:.{digits}f}"
 
 
 def _met(ok: bool) -> str:

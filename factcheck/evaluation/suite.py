@@ -122,6 +122,18 @@ def split_benchmarks(names: list[str]) -> tuple[list[str], list[str]]:
     return model, system
 
 
+def portable_path(argument: str) -> str:
+    """A path as a report may show it: relative to the working folder where it lies below it, else its last part
+    after ".../": reports are shared, and a path of the machine that made them means nothing elsewhere."""
+    path = Path(argument)
+    if not argument or not path.is_absolute():
+        return argument
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return f".../{path.name}"
+
+
 def data_hashes(data_dir: Path, model_sets: list[str], system_sets: list[str]) -> dict[str, str]:
     folders = sorted({_MODEL_LEVEL_FOLDERS[n] for n in model_sets if n in _MODEL_LEVEL_FOLDERS} | {SYSTEM_SETS[n].folder for n in system_sets})
     hashes = {}
@@ -162,7 +174,7 @@ def run_suite(
     model_sets, system_sets = split_benchmarks(benchmarks or MODEL_LEVEL + SYSTEM_LEVEL)
     result = SuiteResult(
         models=[],
-        data_dir=str(data_dir),
+        data_dir=portable_path(str(data_dir)),
         quick=quick,
         commit=git_commit(),
         seconds=0.0,

@@ -194,6 +194,7 @@ class NLIModel:
         folder = Path(self.name_or_path)
         if not folder.is_dir():
             return self.name_or_path
+        folder = folder.resolve()  # "." has no name of its own
         weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
         digest = hashlib.sha256()
         for path in weights:

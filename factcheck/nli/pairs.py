@@ -28,23 +28,28 @@ def read_pairs(path: str | Path) -> list[dict]:
             value = record.get(field)
             if not isinstance(value, str) or not value.strip():
                 raise PairInputError(f"{where}: field {field!r} must be a non-empty string")
-        pair_id = record.get("id", number)
-        if problem := id_error(pair_id):
-            raise PairInputError(f"{where}: {problem}")
-        if str(pair_id) in seen:  # 1 and "1" are one id in a table
-            raise PairInputError(f"{where}: id {pair_id!r} already used on line {seen[str(pair_id)]}")
-        seen[str(pair_id)] = where.rsplit("line ", 1)[-1]
-        records.append({"id": pair_id, **record})
+        if "id" in record:  # the user's ids must tell pairs apart; the record numbers given to the rest are ours
+            if problem := id_error(record["id"]):
+                raise PairInputError(f"{where}: {problem}")
+            if str(record["id"]) in seen:  # 1 and "1" are one id in a table
+                raise PairInputError(f"{where}: id {record['id']!r} already used on line {seen[str(record['id'])]}")
+            seen[str(record["id"])] = where.rsplit("line ", 1)[-1]
+        records.append({"id": record.get("id", number), **record})
     if not records:
         raise PairInputError(f"{path}: no pairs in file")
     return records
 
 
+PREDICTED = ("label", "probabilities")
+
+
 def score_pairs(records: list[dict], *, model: NLIModel | str | None = None, batch_size: int = 32) -> list[dict]:
-    """Each record with the predicted ``label`` and its calibrated ``probabilities`` added."""
+    """Each record with the predicted ``label`` and its calibrated ``probabilities`` added. A record's own field of
+    either name (a gold label) is kept as ``given_label`` / ``given_probabilities``, never overwritten."""
     nli = model if isinstance(model, NLIModel) else NLIModel(model)
     probs = nli.predict([(r["premise"], r["hypothesis"]) for r in records], batch_size=batch_size)
     return [
-        {**r, "label": LABELS[int(p.argmax())], "probabilities": {label: round(float(x), 4) for label, x in zip(LABELS, p)}}
+        {f"given_{k}" if k in PREDICTED else k: v for k, v in r.items()}
+        | {"label": LABELS[int(p.argmax())], "probabilities": {label: round(float(x), 4) for label, x in zip(LABELS, p)}}
         for r, p in zip(records, probs)
     ]
