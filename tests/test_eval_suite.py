@@ -36,6 +36,23 @@ def test_a_missing_data_folder_is_a_clear_error(tmp_path):
     assert "nowhere does not exist; pass it with --data" in result.stderr
 
 
+def test_two_models_of_one_folder_name_keep_their_own_plots(tmp_path):
+    from types import SimpleNamespace
+
+    from factcheck.evaluation.report import draw_plots
+
+    models = ["factcheck-nli-minilm-l6 (sha256 aaaaaaaaaaaa)", "factcheck-nli-minilm-l6 (sha256 bbbbbbbbbbbb)"]
+    bins = [{"mean_predicted": 0.5, "fraction_supported": 0.5}]
+    result = SimpleNamespace(
+        models=models,
+        model_level=[],
+        plot_data={(m, "qags-xsum", "factcheck"): {"scores": [0.1], "gold": ["supported"]} for m in models},
+        system_level=[{"model": m, "benchmark": "qags-xsum", "method": "factcheck", "reliability": bins} for m in models],
+    )
+    names = [path.name for path in draw_plots(result, tmp_path)]
+    assert len(set(names)) == 4 and sum("aaaaaaaaaaaa" in name for name in names) == 2
+
+
 def test_a_report_that_cannot_be_written_is_refused_before_the_run(tmp_path):
     (tmp_path / "a-file").write_text("x")
     for args, message in (

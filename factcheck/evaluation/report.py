@@ -310,8 +310,13 @@ def draw_plots(result: SuiteResult, folder: Path) -> list[Path]:
     for (model, benchmark, method), data in result.plot_data.items():
         series.setdefault((model, benchmark), {})[method] = data
     by_key = {(r["model"], r["benchmark"], r["method"]): r for r in result.system_level}
+    # Plots are named by the model's folder; two models of one folder name (a retrained copy) keep their hashes, so
+    # that one's plots never replace the other's.
+    plain = [_short(m).split(" (sha256")[0] for m in result.models]
     for (model, benchmark), methods in series.items():
-        stem = f"{_short(model).split(' (sha256')[0]}-{benchmark}".replace(" ", "-").replace("(", "").replace(")", "")
+        name = _short(model).split(" (sha256")[0]
+        name = _short(model) if plain.count(name) > 1 else name
+        stem = f"{name}-{benchmark}".replace(" ", "-").replace("(", "").replace(")", "")
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
         for method in methods:
@@ -319,7 +324,7 @@ def draw_plots(result: SuiteResult, folder: Path) -> list[Path]:
             ax.plot([b["mean_predicted"] for b in bins], [b["fraction_supported"] for b in bins], marker="o", label=method)
         ax.set_xlabel("predicted P(supported)")
         ax.set_ylabel("fraction supported")
-        ax.set_title(f"{benchmark}: reliability")
+        ax.set_title(f"{benchmark}: reliability" + (f"\n{_short(model)}" if len(result.models) > 1 else ""))
         ax.legend(fontsize=8)
         paths.append(_save(fig, folder / f"{stem}-reliability.png"))
         ours = methods.get("factcheck")
@@ -330,7 +335,7 @@ def draw_plots(result: SuiteResult, folder: Path) -> list[Path]:
                 ax.hist(values, bins=20, range=(-1, 1), alpha=0.55, label=f"{label} ({len(values)})")
             ax.set_xlabel("factcheck score: support - contradiction")
             ax.set_ylabel("claims")
-            ax.set_title(f"{benchmark}: scores by gold label")
+            ax.set_title(f"{benchmark}: scores by gold label" + (f"\n{_short(model)}" if len(result.models) > 1 else ""))
             ax.legend(fontsize=8)
             paths.append(_save(fig, folder / f"{stem}-scores.png"))
     return paths
