@@ -746,11 +746,14 @@ def evaluate(
 @app.command()
 def models() -> None:
     """The shipped model, and how to use another one."""
-    from factcheck.nli.infer import default_model_path
+    from factcheck.nli.infer import default_model_path, model_display_name
 
     path = default_model_path()
-    status = "present" if (path / "config.json").is_file() else "MISSING"
-    typer.echo(f"default model: {path} ({status})")
+    if not (path / "config.json").is_file():
+        _fail(f"the default model is missing at {path}: reinstall factcheck from its source tree (pip install -e .) "
+              "or point FACTCHECK_MODEL at a checkpoint folder")
+    typer.echo(f"default model: {path}")
+    typer.echo(f"in reports:    {model_display_name(str(path))}")
     card = path / "MODEL_CARD.md"
     if card.is_file():
         typer.echo(f"model card:    {card}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -75,7 +76,12 @@ def test_the_users_own_label_is_kept_and_text_is_shown_as_written(tmp_path):
     assert "[citation" in table.stdout and "needed]" in table.stdout and "[/]" in table.stdout  # (the column may wrap)
 
 
-def test_models_names_the_shipped_checkpoint():
+def test_models_names_the_shipped_checkpoint_as_reports_do(tmp_path):
     result = run_cli("models")
     assert result.returncode == 0
-    assert "factcheck-nli-minilm-l6 (present)" in result.stdout
+    assert "in reports:    factcheck-nli-minilm-l6 (sha256 " in result.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "factcheck.cli", "models"],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "FACTCHECK_MODEL": str(tmp_path / "none")},
+    )
+    assert missing.returncode == 2 and "the default model is missing" in missing.stderr

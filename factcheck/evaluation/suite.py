@@ -117,7 +117,7 @@ def split_benchmarks(names: list[str]) -> tuple[list[str], list[str]]:
                 raise ValueError(f"{name} is a {SETS[name].use} set (training or development); evaluate on E sets")
             model.append(name)
         else:
-            known = ", ".join(MODEL_LEVEL + SYSTEM_LEVEL)
+            known = ", ".join(MODEL_LEVEL + [n for n, spec in SETS.items() if spec.use == "E" and n not in MODEL_LEVEL] + SYSTEM_LEVEL)
             raise ValueError(f"unknown benchmark {name!r}; known: {known}")
     return model, system
 

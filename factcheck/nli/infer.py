@@ -189,19 +189,8 @@ class NLIModel:
 
     @cached_property
     def display_name(self) -> str:
-        """The model as reports name it: a hub id as it is; a local checkpoint by its folder name and the start of
-        its weights' sha256, never by a path of the machine that ran it."""
-        folder = Path(self.name_or_path)
-        if not folder.is_dir():
-            return self.name_or_path
-        folder = folder.resolve()  # "." has no name of its own
-        weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
-        digest = hashlib.sha256()
-        for path in weights:
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        return f"{folder.name} (sha256 {digest.hexdigest()[:12]})" if weights else folder.name
+        """The model as reports name it (``model_display_name``)."""
+        return model_display_name(self.name_or_path)
 
     def _stored_temperature(self) -> float:
         path = Path(self.name_or_path) / CALIBRATION_FILE
@@ -288,6 +277,22 @@ class NLIModel:
     def predict(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         """Calibrated probabilities of (entailment, neutral, contradiction) for each (premise, hypothesis)."""
         return softmax(self.logits(pairs, batch_size=batch_size, show_progress=show_progress) / self.temperature)
+
+
+def model_display_name(name_or_path: str) -> str:
+    """A model as reports name it: a hub id as it is; a local checkpoint by its folder name and the start of its
+    weights' sha256, never by a path of the machine that ran it."""
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        return name_or_path
+    folder = folder.resolve()  # "." has no name of its own
+    weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    digest = hashlib.sha256()
+    for path in weights:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return f"{folder.name} (sha256 {digest.hexdigest()[:12]})" if weights else folder.name
 
 
 def length_batches(lengths: Sequence[int], max_pairs: int, max_tokens: int) -> list[list[int]]:
