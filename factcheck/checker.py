@@ -370,9 +370,12 @@ class Checker:
         long_claims = {text: len(ids) for text, ids in zip(texts, counts) if len(ids) >= self.nli.max_length // 4}
         cut = []
         for (claim, _, candidates), keep, result in zip(jobs, related, results):
-            pairs = [(cand.passage.text, claim.text) for cand, k in zip(candidates, keep) if k]
-            if claim.text not in long_claims:
-                pairs = [pair for pair in pairs if len(pair[0]) + len(pair[1]) > self.nli.max_length]
+            long = claim.text in long_claims
+            pairs = [
+                (cand.passage.text, claim.text)
+                for cand, k in zip(candidates, keep)
+                if k and (long or len(cand.passage.text) + len(claim.text) > self.nli.max_length)
+            ]
             if pairs and any(self.nli.overlong(pairs)):
                 cut.append((result, long_claims.get(claim.text)))
         return cut

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from factcheck.pipeline.ingest import Document, id_error, json_lines, json_type_name
+from factcheck.pipeline.ingest import Document, as_id, id_error, json_lines, json_type_name
 from factcheck.pipeline.segment import Sentence, split_sentences
 
 
@@ -33,12 +33,11 @@ class Claim:
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if isinstance(self.id, int) and not isinstance(self.id, bool):
-            self.id = str(self.id)  # as a claims file's integer id is: one id in every output
-        if not isinstance(self.id, str) or not self.id.strip():
-            raise ValueError(f"a claim's id must be a non-empty string or an integer, got {self.id!r}")
+        self.id = as_id(self.id, "claim")
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError(f"claim {self.id!r}: text must be a non-empty string")
+        if self.metadata == {}:
+            return  # nothing to check: every claim a checker extracts
         try:
             if not isinstance(self.metadata, dict) or not all(isinstance(key, str) for key in self.metadata):
                 raise TypeError("not an object with string keys")

@@ -71,10 +71,7 @@ class Document:
     path: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.id, int) and not isinstance(self.id, bool):
-            self.id = str(self.id)  # as a JSON record's integer id is: one id in every output
-        if not isinstance(self.id, str) or not self.id.strip():
-            raise ValueError(f"a document's id must be a non-empty string or an integer, got {self.id!r}")
+        self.id = as_id(self.id, "document")
         if not isinstance(self.text, str):
             raise ValueError(f"document {self.id!r}: text must be a string, got {type(self.text).__name__}")
         # A date given explicitly wins over the header line, which is only a fallback.
@@ -365,6 +362,13 @@ def _json_documents(text: str, path: Path, *, lines: bool) -> list[tuple[Documen
 def is_valid_id(value: object) -> bool:
     """Ids of documents, claims and jobs: a non-empty string or an integer (what stays the same in JSON and CSV)."""
     return isinstance(value, str) and bool(value.strip()) or isinstance(value, int) and not isinstance(value, bool)
+
+
+def as_id(value: object, owner: str) -> str:
+    """A valid id as the string every output carries (an integer id of a JSON record becomes "5")."""
+    if not is_valid_id(value):
+        raise ValueError(f"a {owner}'s id must be a non-empty string or an integer, got {reprlib.repr(value)}")
+    return str(value)
 
 
 def id_error(value: object) -> str | None:

@@ -112,6 +112,9 @@ _CLAUSE_END = (",", ";", ":", "—", "–")
 
 
 def _run_on_pieces(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    if end - start < 2 * MAX_SENTENCE_WORDS:  # too short to hold that many words: no need to count them
+        yield start, end
+        return
     words = [m.span() for m in _WORD.finditer(text, start, end)]
     first = 0
     while len(words) - first > MAX_SENTENCE_WORDS:

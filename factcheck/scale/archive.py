@@ -526,7 +526,7 @@ class Archive:
         """Take documents out, all or none: an id the archive does not hold is an error and nothing is removed."""
         ids = list(dict.fromkeys([ids] if isinstance(ids, str) else ids))
         with self._transaction():
-            missing = [i for i in ids if not self._db.execute("SELECT 1 FROM documents WHERE id = ?", (i,)).fetchone()]
+            missing = [i for i in ids if i not in self]
             if missing:
                 raise ArchiveError(f"{self.path}: no document {', '.join(map(repr, missing))} (factcheck index info --ids lists them)")
             self._db.executemany("DELETE FROM documents WHERE id = ?", [(i,) for i in ids])
