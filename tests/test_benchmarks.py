@@ -123,3 +123,17 @@ def test_scores_follow_their_definitions():
     assert score.confusion_gold == [SUPPORTED, CONTRADICTED, NOT_MENTIONED]
     assert np.array(score.confusion).sum() == 4
     assert sum(b["count"] for b in score.reliability) == 4
+
+
+def test_macro_f1_averages_the_classes_the_gold_labels_hold():
+    # FEVER-symmetric style: gold only supported / contradicted. Calling a claim "not mentioned" is a miss of its
+    # class; it must not also add an "other" class of F1 0 that no method could score on.
+    items = [SystemItem(str(i), "c", ARTICLE, g) for i, g in enumerate([SUPPORTED, SUPPORTED, CONTRADICTED, CONTRADICTED])]
+    run = MethodRun("x", [SUPPORTED, NOT_MENTIONED, CONTRADICTED, CONTRADICTED], [0.9, 0.0, -0.5, -0.5], [0.9, 0.3, 0.1, 0.1])
+    score = score_method("toy", items, run)
+    # Supported: precision 1, recall 1/2 -> F1 2/3; contradicted: precision 1, recall 1 -> F1 1.
+    assert score.macro_f1_3way == pytest.approx((2 / 3 + 1) / 2)
+    with_other = [*items, SystemItem("4", "c", ARTICLE, NOT_MENTIONED)]
+    other_run = MethodRun("x", [*run.verdicts, NOT_MENTIONED], [*run.scores, 0.0], [*run.support, 0.3])
+    # Other: precision 1/2, recall 1 -> F1 2/3, now averaged in.
+    assert score_method("toy", with_other, other_run).macro_f1_3way == pytest.approx((2 / 3 + 1 + 2 / 3) / 3)

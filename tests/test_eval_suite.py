@@ -133,3 +133,22 @@ def test_quick_run_shows_no_regression(data_dir, tmp_path):
         and r["supported_called_contradicted"] > before[key] + TOLERANCE["system"]
     ]
     assert not drops, "regressions against eval/quick (rerun `factcheck eval --quick --out eval/quick` after a deliberate change):\n" + "\n".join(drops)
+
+
+def test_a_report_folder_used_again_keeps_no_plot_of_the_earlier_run(tmp_path):
+    from types import SimpleNamespace
+
+    from factcheck.evaluation.report import draw_plots
+
+    (tmp_path / "factcheck-nli-minilm-l6-healthver-scores.png").write_bytes(b"an earlier run's plot")
+    model = "factcheck-nli-minilm-l6 (sha256 aaaaaaaaaaaa)"
+    result = SimpleNamespace(
+        models=[model],
+        model_level=[],
+        plot_data={(model, "qags-xsum", "factcheck"): {"scores": [0.1], "gold": ["supported"]}},
+        system_level=[{"model": model, "benchmark": "qags-xsum", "method": "factcheck",
+                       "reliability": [{"mean_predicted": 0.5, "fraction_supported": 0.5}]}],
+    )
+    written = draw_plots(result, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)
+    assert not any("healthver" in p.name for p in tmp_path.iterdir())

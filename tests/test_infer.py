@@ -102,3 +102,52 @@ def test_missing_default_model_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("FACTCHECK_MODEL", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="shipped model is missing"):
         NLIModel()
+
+
+def test_a_hub_model_is_named_with_the_revision_it_was_loaded_at(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from factcheck.nli.infer import model_display_name
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--someone--some-nli"
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "config.json").write_text("{}")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert model_display_name("someone/some-nli") == "someone/some-nli (revision 0123456789ab)"
+    assert model_display_name("someone/not-downloaded") == "someone/not-downloaded"
+
+
+def test_without_a_network_a_hub_model_loads_from_the_cache_or_fails_at_once(tmp_path, monkeypatch):
+    import socket
+
+    import huggingface_hub.constants
+
+    from factcheck.nli import hub
+    from factcheck.nli.infer import NLIModel, default_model_path
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    hub.hub_unreachable.cache_clear()
+    try:
+        # Not cached: the error says why, with no retries against a host that does not resolve.
+        with pytest.raises(ValueError, match="someone/absent-nli: not a local folder, not in the local cache"):
+            NLIModel("someone/absent-nli", backend="torch")
+        # Cached: loaded from the cache, named by the revision it holds.
+        commit = "89abcdef0123456789abcdef0123456789abcdef"
+        snapshot = tmp_path / "models--someone--our-nli" / "snapshots" / commit
+        snapshot.mkdir(parents=True)
+        for path in default_model_path().iterdir():
+            (snapshot / path.name).symlink_to(path)
+        (tmp_path / "models--someone--our-nli" / "refs").mkdir()
+        (tmp_path / "models--someone--our-nli" / "refs" / "main").write_text(commit)
+        model = NLIModel("someone/our-nli", backend="torch")
+        assert model.display_name == "someone/our-nli (revision 89abcdef0123)"
+        assert model.predict([("The sky is blue.", "The sky is blue.")]).argmax() == 0
+    finally:
+        hub.hub_unreachable.cache_clear()

@@ -375,7 +375,10 @@ class SystemScore:
     contradiction_precision: float | None = None
     contradiction_recall: float | None = None
     supported_called_contradicted: float | None = None
-    macro_f1_3way: float | None = None  # supported / contradicted / other, where the gold labels are verdicts
+    # Supported / contradicted / other, where the gold labels are verdicts; averaged over the classes the gold labels
+    # hold: a set without "other" claims (FEVER-symmetric) would otherwise average in an F1 of 0 that no method can
+    # avoid, while its "other" calls still count, as misses of the claims' own classes.
+    macro_f1_3way: float | None = None
 
 
 def score_method(benchmark: str, items: list[SystemItem], run: MethodRun) -> SystemScore:
@@ -415,7 +418,14 @@ def score_method(benchmark: str, items: list[SystemItem], run: MethodRun) -> Sys
         supported_called_contradicted=float(contradicted[gold_binary].mean()) if gold_binary.any() else None,
         macro_f1_3way=None
         if NOT_SUPPORTED in gold
-        else float(f1_score(three_way(gold), three_way(run.verdicts), labels=[SUPPORTED, CONTRADICTED, "other"], average="macro")),
+        else float(
+            f1_score(
+                three_way(gold),
+                three_way(run.verdicts),
+                labels=[c for c in (SUPPORTED, CONTRADICTED, "other") if c in set(three_way(gold))],
+                average="macro",
+            )
+        ),
     )
 
 

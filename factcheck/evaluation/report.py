@@ -144,7 +144,8 @@ def tables(result: SuiteResult) -> list[Table]:
                 "chunks-400: 400-token chunks, max P(e); both decide from their strongest passage at thresholds chosen on D "
                 "data, same model. Contradiction precision: of the claims called contradicted, the share that are "
                 "(empty when none was); supported called contradicted: the share of supported claims called "
-                "contradicted, the false accusations.",
+                "contradicted, the false accusations. Macro-F1: averaged over those of supported, contradicted and "
+                "other that the set's gold labels hold (FEVER-symmetric has no 'other'; a call of it is a miss).",
             )
         )
     if result.model_level:
@@ -338,6 +339,10 @@ def draw_plots(result: SuiteResult, folder: Path) -> list[Path]:
             ax.set_title(f"{benchmark}: scores by gold label" + (f"\n{_short(model)}" if len(result.models) > 1 else ""))
             ax.legend(fontsize=8)
             paths.append(_save(fig, folder / f"{stem}-scores.png"))
+    # A report folder used again keeps no plot of an earlier run (another set or model), which the report would not
+    # show and a reader of the folder would take for this run's.
+    for stale in set(folder.glob("*.png")) - set(paths):
+        stale.unlink()
     return paths
 
 

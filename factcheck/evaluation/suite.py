@@ -171,7 +171,9 @@ def run_suite(
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"data directory {data_dir} does not exist; pass it with --data")
-    model_sets, system_sets = split_benchmarks(benchmarks or MODEL_LEVEL + SYSTEM_LEVEL)
+    # A set or model named twice (``-b qags -b qags``) is run and reported once.
+    model_sets, system_sets = split_benchmarks(list(dict.fromkeys(benchmarks or MODEL_LEVEL + SYSTEM_LEVEL)))
+    models = list(dict.fromkeys(models))
     result = SuiteResult(
         models=[],
         data_dir=portable_path(str(data_dir)),
@@ -191,6 +193,9 @@ def run_suite(
     for model_arg in models:
         nli = NLIModel(model_arg)
         model_name = nli.display_name
+        if model_name in result.models:  # the same checkpoint by another path
+            log(f"{model_name}: given twice, evaluated once")
+            continue
         result.models.append(model_name)
         for evaluation in evaluate_sets(nli, model_sets, data_dir, limit=QUICK_PAIRS if quick else None, show_progress=show_progress):
             log(f"{model_name} {evaluation.name}: accuracy {evaluation.accuracy:.3f}")

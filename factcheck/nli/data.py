@@ -351,7 +351,14 @@ def load_set(name: str, data_dir: str | Path):
     if name not in SETS and "/" in name:
         import datasets
 
+        from factcheck.nli.hub import hub_unreachable
+
         dataset_id, _, split = name.partition(":")
+        if hub_unreachable() and not datasets.config.HF_HUB_OFFLINE:
+            raise FileNotFoundError(
+                f"{name}: a hub dataset, and the hub cannot be reached from here; set HF_HUB_OFFLINE=1 to use a "
+                "copy in the local cache, or evaluate on the sets of the data folder"
+            )
         return _finish(datasets.load_dataset(dataset_id, split=split or "test"), "premise", "hypothesis", "label", name, skip_labels=("-", "-1"))
     if name not in SETS:
         raise KeyError(f"unknown data set {name!r}; known: {', '.join(sorted(SETS))}")

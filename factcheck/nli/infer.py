@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ import numpy as np
 
 from factcheck.nli.backends import resolve_backend
 from factcheck.nli.data import LABELS
+from factcheck.nli.hub import UNREACHABLE, hub_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +161,15 @@ class NLIModel:
         self.backend = backend
         self.runtime = backend.split("-")[0]  # torch or onnx: what batches are cut and run for
         self.device = torch.device(device)
+        offline = not Path(self.name_or_path).is_dir() and hub_unreachable()
         try:
-            self.config = AutoConfig.from_pretrained(self.name_or_path)
-            self.tokenizer = AutoTokenizer.from_pretrained(self.name_or_path)
+            self.config = AutoConfig.from_pretrained(self.name_or_path, local_files_only=offline)
+            self.tokenizer = AutoTokenizer.from_pretrained(self.name_or_path, local_files_only=offline)
         except (OSError, ValueError) as error:
             # transformers' own message is long and names a missing tokenizer library rather than the folder.
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            if offline:
+                raise ValueError(f"{self.name_or_path}: {UNREACHABLE}") from None
             raise ValueError(
                 f"{self.name_or_path}: not a model that can be loaded here (a folder with config.json, tokenizer "
                 f"and weights, or a hub name this machine can reach): {first_line}"
@@ -176,7 +181,9 @@ class NLIModel:
             from transformers import AutoModelForSequenceClassification
 
             dtype = torch.bfloat16 if backend == "torch-bf16" else torch.float32
-            self.model = AutoModelForSequenceClassification.from_pretrained(self.name_or_path, dtype=dtype)
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                self.name_or_path, dtype=dtype, local_files_only=offline
+            )
             self.model.to(self.device).eval()
             self._run = self._run_torch
         else:
@@ -284,7 +291,8 @@ def model_display_name(name_or_path: str) -> str:
     weights' sha256, never by a path of the machine that ran it."""
     folder = Path(name_or_path)
     if not folder.is_dir():
-        return name_or_path
+        revision = _hub_revision(name_or_path)
+        return f"{name_or_path} (revision {revision[:12]})" if revision else name_or_path
     folder = folder.resolve()  # "." has no name of its own
     weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
     digest = hashlib.sha256()
@@ -293,6 +301,18 @@ def model_display_name(name_or_path: str) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return f"{folder.name} (sha256 {digest.hexdigest()[:12]})" if weights else folder.name
+
+
+def _hub_revision(name: str) -> str | None:
+    """The commit of a hub model as loaded here: its cached snapshot's folder (a hub id alone names whatever the
+    model's main branch holds when it is downloaded, which can change under a report)."""
+    from transformers.utils import cached_file
+
+    try:
+        snapshot = Path(cached_file(name, "config.json", local_files_only=True)).parent
+    except (OSError, ValueError):
+        return None
+    return snapshot.name if re.fullmatch(r"[0-9a-f]{40}", snapshot.name) else None
 
 
 def length_batches(lengths: Sequence[int], max_pairs: int, max_tokens: int) -> list[list[int]]:

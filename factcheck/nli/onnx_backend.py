@@ -41,7 +41,9 @@ def checkpoint_folder(name_or_path: str) -> Path:
         return Path(name_or_path).resolve()
     from transformers.utils import cached_file
 
-    return Path(cached_file(name_or_path, "config.json")).parent.resolve()
+    from factcheck.nli.hub import hub_unreachable
+
+    return Path(cached_file(name_or_path, "config.json", local_files_only=hub_unreachable())).parent.resolve()
 
 
 def export_key(folder: Path) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -85,9 +86,18 @@ class Embedder:
         import torch
 
         from factcheck.nli.backends import resolve_backend
+        from factcheck.nli.hub import UNREACHABLE, hub_unreachable
 
         dtype = torch.bfloat16 if resolve_backend(self.backend, self.device) == "torch-bf16" else torch.float32
-        return SentenceTransformer(str(self.model_name), device=self.device, model_kwargs={"dtype": dtype})
+        offline = not Path(str(self.model_name)).is_dir() and hub_unreachable()
+        try:
+            return SentenceTransformer(
+                str(self.model_name), device=self.device, model_kwargs={"dtype": dtype}, local_files_only=offline
+            )
+        except OSError:
+            if not offline:
+                raise
+            raise ValueError(f"retriever {self.model_name}: {UNREACHABLE}") from None
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Normalised embeddings, one row a text.
