@@ -88,8 +88,9 @@ def test_check_reads_claims_from_stdin_and_prints_markdown():
     result = run_cli("check", "-c", "-", "-a", ARTICLE, "--format", "md", "--threads", "1", "--backend", "torch", input=claims)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("| claim | source | verdict")
+    assert lines[0].startswith("| id | claim | source | verdict")
     assert len(lines) == 2 + 2
+    assert lines[2].startswith("| claim-") and lines[3].startswith("| claim-")
     assert "European Union" in result.stdout
 
 

@@ -80,3 +80,13 @@ def test_comparison_lists_agreements_contradictions_and_one_sided_claims():
     assert data["only_in_a"] == ["a#2"]
     assert data["agreements"] == ["b#1"]
     assert data["only_in_b"] == []
+
+
+def test_markdown_rows_name_their_claim_and_keep_ids_that_hold_a_bar():
+    from factcheck.output.formats import to_markdown
+
+    first, second = make_result("mayor|said", "tass|ru"), make_result("rival", "tass|ru")
+    second.claim.text = first.claim.text  # one wording, two claims: the id tells them apart
+    rows = to_markdown(Report([first, second])).splitlines()[2:]
+    assert rows[0].startswith("| mayor\\|said | ") and rows[1].startswith("| rival | ")
+    assert all(row.count(" | ") == 5 for row in rows)  # six cells: a bar in an id does not add one

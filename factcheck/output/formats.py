@@ -73,7 +73,9 @@ def _cell(text: str | None) -> str:
 
 
 def to_markdown(report: Report) -> str:
-    lines = ["| claim | source | verdict | confidence | evidence |", "|---|---|---|---:|---|"]
+    # The claim's id comes first: two claims of one wording (a claimant's and a rival's) are told apart by it, and a
+    # row is found again in the JSON results by it.
+    lines = ["| id | claim | source | verdict | confidence | evidence |", "|---|---|---|---|---:|---|"]
     for r in sorted(report.results, key=lambda r: VERDICT_ORDER[r.verdict]):
         lead = r.evidence[0] if r.evidence and r.verdict != NOT_MENTIONED else None
         evidence = ""
@@ -84,5 +86,8 @@ def to_markdown(report: Report) -> str:
                 evidence = evidence.replace(key, f"**{key}**", 1)
         # A warning changes how far the verdict can be trusted: it stands beside the evidence, as in every format.
         notes = "".join(f" _(warning: {_cell(w)})_" for w in r.warnings)
-        lines.append(f"| {_cell(r.claim.text)} | {r.document_id} | {r.verdict} | {r.confidence:.2f} | {evidence}{notes} |")
+        lines.append(
+            f"| {_cell(str(r.claim.id))} | {_cell(r.claim.text)} | {_cell(str(r.document_id))} | {r.verdict} | "
+            f"{r.confidence:.2f} | {evidence}{notes} |"
+        )
     return "\n".join(lines) + "\n"
