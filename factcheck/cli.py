@@ -764,5 +764,25 @@ def models() -> None:
     )
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The ``factcheck`` command. An empty argument is refused before the command parses it: click reads ``""`` as
+    the path ".", so ``-a "$UNSET"`` checked every file of the current folder (a claims file against itself)."""
+    arguments = sys.argv[1:]
+    for at, argument in enumerate(arguments):
+        option, _, value = argument.partition("=") if argument.startswith("--") and "=" in argument else ("", "", argument)
+        if value.strip():
+            continue
+        if not option and at and arguments[at - 1].startswith("-") and arguments[at - 1] != "-":
+            option = arguments[at - 1]
+        where = option or f"argument {at + 1} after factcheck"
+        _fail_early(f"{where}: empty (an unset shell variable?); name a file, folder or value")
     app()
+
+
+def _fail_early(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -348,3 +348,19 @@ def test_reports_name_the_model_by_name_and_hash_never_by_a_local_path(tmp_path)
     assert str(REPO) not in html and str(Path.home()) not in html
     for committed in ("eval/RESULTS.md", "eval/report/report.html", "eval/report/report.md", "eval/report/results.json"):
         assert "/work/" not in (REPO / committed).read_text(encoding="utf-8")  # where our reports were made
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (("check", "-c", CLAIMS, "-a", ""), "-a"),
+        (("check", "-c", CLAIMS, "--articles="), "--articles"),
+        (("compare", REPO / "factcheck" / "examples" / "port-ellis-ferry.txt", " "), "argument 3 after factcheck"),
+        (("extract", ""), "argument 2 after factcheck"),
+    ],
+)
+def test_an_empty_argument_is_an_error_not_the_current_folder(args, named):
+    # The shell gives "" for an unset variable; read as a path it is ".", every file of the working folder.
+    result = run_cli(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"error: {named}: empty (an unset shell variable?)" in result.stderr

@@ -57,7 +57,7 @@ def test_a_report_that_cannot_be_written_is_refused_before_the_run(tmp_path):
     (tmp_path / "a-file").write_text("x")
     for args, message in (
         (("--out", tmp_path / "a-file"), "a file; the report is a folder"),
-        (("--out", ""), "--out: name a folder for the report"),
+        (("--out", ""), "--out: empty (an unset shell variable?)"),
         (("--out", tmp_path / "r", "--results-md", tmp_path), "cannot write a file there"),
     ):
         result = run_eval("--quick", "--data", tmp_path / "nowhere", *args)
