@@ -69,6 +69,17 @@ def _unheld_name(document: Document, held: Callable[[str], bool]) -> str:
     raise ValueError(f"{document.id}: every name for it is a source's already")
 
 
+def taken_from(claim: Claim, document: Document) -> bool:
+    """Whether the claim was taken from this very document, which is not checked against itself: the claim's
+    source has the document's id and, at the claim's offsets (anywhere, for a claim without them), its words.
+    A document of that id with other text (another outlet's file of the same name, a later version) is checked."""
+    if claim.document_id != document.id:
+        return False
+    if claim.start is None or claim.end is None:
+        return claim.text in document.text
+    return document.text[claim.start : claim.end] == claim.text
+
+
 def _dated(results: list[ClaimResult], documents: list[Document]) -> list[ClaimResult]:
     """Each result with its source's date, where the source gives one."""
     dates = {d.id: d.date for d in documents}
@@ -222,15 +233,14 @@ class Checker:
         claims_of: dict[str, list[int]] = {}
         for i, ids in enumerate(related):
             for doc_id in ids:
-                # A claim taken from a document of the archive is not checked against it.
-                if claims[i].document_id != doc_id and doc_id not in leave_out:
+                if doc_id not in leave_out:
                     claims_of.setdefault(doc_id, []).append(i)
         jobs, documents = [], []
         ids = list(claims_of)
         for start in range(0, len(ids), self.retriever.cache_size):
             for document in archive.indexes(ids[start : start + self.retriever.cache_size], self.retriever):
                 documents.append(document)
-                members = claims_of[document.id]
+                members = [i for i in claims_of[document.id] if not taken_from(claims[i], document)]
                 found = self.retriever.search([texts[i] for i in members], document)
                 jobs.extend((i, claims[i], document, candidates) for i, candidates in zip(members, found))
         jobs.sort(key=lambda job: (job[0], rank[job[0], job[2].id]))
@@ -304,8 +314,7 @@ class Checker:
         jobs = []  # (claim, document, candidates)
         for group in self._indexed_in_groups(documents):
             for document in group:
-                # A claim taken from a document is not checked against itself.
-                targets = [c for c in claims if c.document_id != document.id]
+                targets = [c for c in claims if not taken_from(c, document)]
                 for claim, candidates in zip(targets, self.retriever.search([c.text for c in targets], document)):
                     jobs.append((claim, document, candidates))
         return self._judge(jobs)

@@ -266,3 +266,17 @@ def test_a_claim_too_long_for_the_model_is_checked_by_its_beginning_with_a_warni
     report = Report([short, long], [short.claim, long.claim])
     assert "_(warning: the claim is 807 tokens:" in render(report, "md")
     assert "Warning: the claim is 807 tokens:" in render_html(report, [document], model="test")
+
+
+def test_extracted_claims_are_checked_against_another_text_of_their_articles_id(checker):
+    nyt = Document(id="article", text="The council approved the budget on Monday. The vote was seven to two.")
+    wapo = Document(id="article", text="The council rejected the budget on Monday. The vote was two to seven.")
+    claims = checker.extract(nyt)
+    assert claims and all(c.document_id == "article" for c in claims)
+    # Another outlet's file of the same name: every claim gets its row.
+    assert len(checker.check(claims, [wapo]).results) == len(claims)
+    # The article itself: no claim is checked against the text it was taken from.
+    assert checker.check(claims, [nyt]).results == []
+    # A claim made by hand, naming its source but without offsets, is left out only where that source holds it.
+    hand = Claim("The vote was seven to two.", id="vote", document_id="article")
+    assert checker.check([hand], [nyt]).results == [] and len(checker.check([hand], [wapo]).results) == 1
