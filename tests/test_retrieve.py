@@ -136,3 +136,13 @@ def test_texts_encoded_side_by_side_keep_their_own_embeddings_and_the_thread_cou
     assert list(similarity.argmax(axis=1)) == list(range(len(texts)))
     assert np.all(np.diag(similarity) > 0.99)
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("breaks", ["\n\n", "\r\r", "\r\n\r\n", "\n \n", "\n\t\n", "\u2029"])
+def test_windows_stay_inside_a_paragraph_whatever_line_breaks_end_it(breaks):
+    text = f"The mayor spoke first. She thanked the crew.{breaks}The ferry left at noon. It carried 212 people."
+    document = Document(text=text, id="d")
+    passages = make_passages(document, split_sentences(document), window=2)
+    # Four sentences, two windows (one a paragraph), never one across the break.
+    assert len(passages) == 6
+    assert not any(p.first_sentence == 1 and p.last_sentence == 2 for p in passages)

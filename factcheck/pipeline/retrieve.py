@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from factcheck.pipeline.ingest import Document
-from factcheck.pipeline.segment import Sentence, split_sentences
+from factcheck.pipeline.segment import PARAGRAPH_BREAK, Sentence, split_sentences
 
 EMBEDDING_SIZE = 384  # all-MiniLM-L6-v2's
 # Reciprocal rank fusion constant (Cormack et al., 2009): damps the head of each ranking.
@@ -58,8 +58,10 @@ def make_passages(document: Document, sentences: list[Sentence], window: int) ->
             last = sentences[i + size - 1] if i + size - 1 < len(sentences) else None
             if last is None:
                 break
-            if size > 1 and "\n\n" in document.text[sentences[i + size - 2].end : last.start].replace("\r", ""):
-                break  # windows stay inside a paragraph
+            # Windows stay inside a paragraph, whatever ends it: a blank line of any line breaks (lone CR, CRLF),
+            # one holding spaces, or U+2029, as the splitter reads them.
+            if size > 1 and PARAGRAPH_BREAK.search(document.text, sentences[i + size - 2].end, last.start):
+                break
             passages.append(
                 Passage(document.id, first.start, last.end, document.text[first.start : last.end], first.index, last.index)
             )

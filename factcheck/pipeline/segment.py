@@ -44,7 +44,7 @@ _WINDOW = 5000
 # which str.isspace counts as whitespace but int() does not strip. It is given spaces instead: same length,
 # so the same offsets.
 _SEPARATORS_AS_SPACES = str.maketrans("\x1c\x1d\x1e\x1f", "    ")
-_PARAGRAPH_BREAK = re.compile(r"(?:\r\n?|\n)[^\S\r\n]*(?:\r\n?|\n)|\u2029")
+PARAGRAPH_BREAK = re.compile(r"(?:\r\n?|\n)[^\S\r\n]*(?:\r\n?|\n)|\u2029")
 _WORD = re.compile(r"\S+")
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
@@ -82,7 +82,7 @@ def split_sentences(document: Document) -> list[Sentence]:
 
 
 def _paragraphs(text: str, pos: int) -> Iterator[tuple[int, int]]:
-    for gap in _PARAGRAPH_BREAK.finditer(text, pos):
+    for gap in PARAGRAPH_BREAK.finditer(text, pos):
         yield pos, gap.start()
         pos = gap.end()
     yield pos, len(text)
