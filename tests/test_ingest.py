@@ -73,6 +73,13 @@ def test_html_main_text_and_metadata(tmp_path):
     assert document.source == "TASS"
 
 
+def test_an_html_page_without_a_date_gets_none_not_a_year_of_its_text(tmp_path):
+    html = """<html><body><article><p>The new ferry terminal opened on Monday, the harbour authority said.</p>
+    <p>Local fishermen, who opposed the project in 2022, said the breakwater left them less room.</p></article>
+    <footer>Copyright 2025</footer></body></html>"""
+    assert one(write(tmp_path / "undated.html", html)).date is None
+
+
 def test_html_without_main_text_is_an_error(tmp_path):
     path = write(tmp_path / "blank.htm", "<html><body><script>var x = 1;</script></body></html>")
     with pytest.raises(IngestError, match=r"blank\.htm: no main text"):

@@ -306,7 +306,12 @@ def _document(where: str, **fields) -> Document:
 def _html_document(html: str, path: Path) -> Document:
     import trafilatura  # pulls in lxml and friends; only HTML needs it
 
-    extracted = trafilatura.bare_extraction(html, with_metadata=True)
+    # The date from the page's metadata and markup only: trafilatura's extensive search otherwise takes any year of
+    # the text ("opposed the project in 2022" became 2022-01-01, a "Copyright 2025" footer 2025-01-01), and a
+    # source's date is shown beside every verdict it gives.
+    extracted = trafilatura.bare_extraction(
+        html, with_metadata=True, date_extraction_params={"extensive_search": False, "original_date": True}
+    )
     if extracted is None or not (extracted.text or "").strip():
         raise IngestError(f"{path}: no main text found in the HTML")
     return _document(
