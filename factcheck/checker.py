@@ -142,14 +142,17 @@ class Checker:
         return NLIModel(self._model_arg, device=self.device, backend=self.backend)
 
     def clear_cache(self) -> None:
-        """Forget remembered NLI results and claim embeddings, e.g. between independent jobs of a batch.
+        """Forget remembered NLI results, claim embeddings and document indexes, e.g. between independent jobs of
+        a batch.
 
-        A pair's probabilities (and a claim's embedding) depend in their last bits on the batch it was padded
-        with, so a job that must come out the same whether or not other jobs ran before it starts from an
-        empty cache. Document indexes are kept: they do not depend on what else was indexed.
+        A pair's probabilities, a claim's embedding and a document's passage embeddings depend in their last bits
+        on the batch they were padded with (a document's sentences are encoded with those of the documents indexed
+        beside it), so a job that must come out the same whether or not other jobs ran before it starts from
+        empty caches: with the indexes kept, a resumed batch picked other passages for a job than the
+        uninterrupted run had. An archive's indexes are its stored embeddings, the same whoever reads them.
         """
         self._pair_cache.clear()
-        self.retriever.clear_claims()
+        self.retriever.clear()
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Calibrated NLI probabilities, each distinct pair computed once per checker."""

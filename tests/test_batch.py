@@ -329,3 +329,20 @@ def test_progress_bar_on_a_terminal_only_and_not_with_quiet(tmp_path):
     quiet = _stderr_on_a_terminal("batch", jobs, "--out", tmp_path / "b.jsonl", "--threads", "1", "--quiet")
     assert "pairs/s" not in quiet and "Loading" not in quiet
     assert quiet.strip().splitlines()[-1].startswith(f"{tmp_path / 'b.jsonl'}: 3 jobs, 3 with results, 0 errors")
+
+
+def test_a_jobs_results_do_not_depend_on_the_jobs_before_it(tmp_path):
+    from factcheck import Checker
+    from factcheck.scale.batch import Task, run_task
+
+    # Job a indexes the bridge article beside a long one; job b checks the bridge article alone. The sentences of
+    # documents indexed together are encoded in shared padded batches, so b must not reuse a's index of it.
+    long = " ".join(f"Harbour report {n}: the {n} fishing boats of the north quay were counted at dawn." for n in range(45))
+    a = {"claims": ["The bridge reopened in June."], "documents": [{"id": "x", "text": BRIDGE}, {"id": "y", "text": long}]}
+    b = {"claims": ["The bridge was closed after engineers found cracks."], "documents": [{"id": "x", "text": BRIDGE}]}
+    jobs = tmp_path / "jobs.jsonl"
+    checker = Checker()
+    run_task(checker, jobs, Task(1, "a", a))
+    after_a = run_task(checker, jobs, Task(2, "b", b))
+    alone = run_task(Checker(model=checker.nli), jobs, Task(2, "b", b))
+    assert after_a == alone

@@ -231,9 +231,11 @@ class Retriever:
         # Claim embeddings, so that 200 claims against 50 documents are encoded once, not 50 times.
         self._claims: dict[str, np.ndarray] = {}
 
-    def clear_claims(self) -> None:
-        """Forget claim embeddings (an embedding depends in its last bits on the batch it was encoded in)."""
+    def clear(self) -> None:
+        """Forget claim embeddings and document indexes (an embedding depends in its last bits on the batch it was
+        encoded in)."""
         self._claims.clear()
+        self._indexes.clear()
 
     def embed_claims(self, claims: list[str]) -> np.ndarray:
         """One embedding a claim; those not seen before are encoded together, in one call."""

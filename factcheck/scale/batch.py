@@ -335,9 +335,9 @@ def run_task(checker: Checker, jobs_path: Path, task: Task) -> dict:
         if task.error is not None:
             raise JobError(task.error)
         claims, sources = job_inputs(task.record, jobs_path.parent)
-        # Jobs must not share NLI results: a pair scored in another job's batch differs in the last float bits
-        # (padding), and a resumed run would then not write what an uninterrupted one did. Clearing also keeps
-        # memory flat over a long batch.
+        # Jobs must not share NLI results or embeddings: a pair scored, or a document embedded, in another job's
+        # batch differs in the last float bits (padding), and a resumed run would then not write what an
+        # uninterrupted one did. Clearing also keeps memory flat over a long batch.
         checker.clear_cache()
         report = checker.check(claims, load_documents(sources))
     except (JobError, IngestError) as error:
