@@ -78,6 +78,11 @@ BAD = [
         '{"id": "twice", "claims": ["A claim."], "documents": [{"id": "d", "text": "One."}, {"id": "d", "text": "Two."}]}',
         "document 2: id 'd' already used by document 1",
     ),
+    (
+        '{"id": "half-emoji", "claims": ["The ferry \\ud83d resumes."], "documents": [{"text": "The ferry resumes."}]}',
+        "invalid JSON (a lone surrogate escape",
+    ),
+    ('{"id": ' + "1" * 5000 + ', "claims": ["A claim."], "articles": ["ferry.txt"]}', "invalid JSON (Exceeds the limit"),
 ]
 
 
@@ -121,7 +126,7 @@ def test_bad_records_become_error_rows_and_the_batch_goes_on(bad_batch):
             assert all(r["claim"]["metadata"] == given[r["claim"]["id"]] for r in row["results"] if r["claim"]["id"] in given)
         else:
             assert set(row) == {"id", "line", "error"}
-            assert row["error"].startswith(f"{jobs}, line {number}: ")
+            assert row["error"].startswith(f"{jobs.name}, line {number}: ")
             assert expected_error in row["error"]
     good = sum(error is None for _, error in lines)
     summary = result.stderr.splitlines()[-1]
@@ -346,3 +351,55 @@ def test_a_jobs_results_do_not_depend_on_the_jobs_before_it(tmp_path):
     after_a = run_task(checker, jobs, Task(2, "b", b))
     alone = run_task(Checker(model=checker.nli), jobs, Task(2, "b", b))
     assert after_a == alone
+
+
+def test_a_job_without_an_id_never_takes_the_id_another_job_was_given(tmp_path):
+    from factcheck.scale.batch import Batch
+
+    job = {"claims": ["The bridge reopened."], "documents": [{"text": BRIDGE}]}
+    jobs = write_jobs(tmp_path, [json.dumps(job | {"id": "line-3"}), json.dumps(job), json.dumps(job)])
+    tasks = list(Batch(jobs, tmp_path / "out.jsonl").tasks())
+    assert [(t.job_id, t.error) for t in tasks] == [("line-3", None), ("line-2", None), ("line-3 (no id)", None)]
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        ("-", "--out -: batch writes a file"),
+        (".", ": a folder; name the output file"),
+        ("/dev/null", "/dev/null: not a regular file"),
+        ("missing/out.jsonl", "the folder missing does not exist"),
+    ],
+)
+def test_an_output_batch_cannot_write_is_refused_before_the_model_loads(tmp_path, out, message):
+    from factcheck.scale.batch import Batch, BatchError
+
+    jobs = write_jobs(tmp_path, [json.dumps(job) for job in good_jobs(1)])
+    with pytest.raises(BatchError, match=re.escape(message)):
+        Batch(jobs, Path(out))
+
+
+def test_resume_refuses_the_output_of_another_jobs_file(small_batch, tmp_path):
+    from factcheck.scale.batch import Batch, BatchError
+
+    jobs, _, expected = small_batch
+    other = write_jobs(tmp_path, [json.dumps(job | {"id": f"other-{n}"}) for n, job in enumerate(good_jobs(6))])
+    out = tmp_path / "mixed.jsonl"
+    out.write_bytes(expected)
+    with pytest.raises(BatchError, match="holds a record of job 'bridge-0', which .* does not have"):
+        Batch(other, out, resume=True)
+    assert out.read_bytes() == expected
+
+
+def test_two_runs_never_write_one_output_at_once(small_batch, tmp_path):
+    from factcheck.scale.batch import Batch, BatchError
+
+    jobs, engine, expected = small_batch
+    out = tmp_path / "results.jsonl"
+    out.write_bytes(expected.splitlines(keepends=True)[0])
+    first = Batch(jobs, out, resume=True)
+    with pytest.raises(BatchError, match="another factcheck batch is writing it"):
+        Batch(jobs, out, resume=True)
+    first.run(engine)
+    assert out.read_bytes() == expected
+    Batch(jobs, out, resume=True).close()  # the lock went with the run

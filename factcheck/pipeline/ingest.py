@@ -326,12 +326,29 @@ def _html_document(html: str, path: Path) -> Document:
     )
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def parse_json(text: str | bytes) -> object:
-    """``json.loads``, with nesting too deep for Python's parser reported as invalid JSON, not as a RecursionError."""
+    """``json.loads``, with nesting too deep for Python's parser, and a lone surrogate escape (``"\\ud83d"``, half
+    an emoji cut off by a truncating dump), reported as invalid JSON: Python accepts the escape, and the string it
+    makes cannot be written as UTF-8 or read by a tokenizer, which failed far later with a traceback."""
+    source = text if isinstance(text, str) else text.decode("utf-8")
     try:
-        return json.loads(text)
+        value = json.loads(source)
     except RecursionError:
-        raise json.JSONDecodeError("nested too deeply", text if isinstance(text, str) else "", 0) from None
+        raise json.JSONDecodeError("nested too deeply", source, 0) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise json.JSONDecodeError(str(error).split(";")[0], source, 0) from None
+    escape = _SURROGATE_ESCAPE.search(source)
+    if escape:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise json.JSONDecodeError("a lone surrogate escape, half a character", source, escape.start()) from None
+    return value
 
 
 def json_lines(text: str, source: str, error: type[ValueError] = IngestError) -> list[tuple[str, object]]:

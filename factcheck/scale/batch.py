@@ -84,11 +84,17 @@ class BatchSummary:
         )
 
 
-def _job_id(record: object, number: int) -> str | int:
-    """The job's own id, or ``line-N`` when it has none (or the line is not even a JSON object)."""
-    if isinstance(record, dict) and is_valid_id(record.get("id")):
-        return record["id"]
-    return f"line-{number}"
+def _given_id(record: object) -> str | int | None:
+    return record["id"] if isinstance(record, dict) and is_valid_id(record.get("id")) else None
+
+
+def _job_id(record: object, number: int, given_ids: set) -> str | int:
+    """The job's own id, or ``line-N`` when it has none (or the line is not even a JSON object); ``line-N (no
+    id)`` where a job of the file has that id already, so that a made-up id never clashes with a given one."""
+    given = _given_id(record)
+    if given is not None:
+        return given
+    return f"line-{number}" if f"line-{number}" not in given_ids else f"line-{number} (no id)"
 
 
 def _claims(value: object) -> list[Claim]:
@@ -212,7 +218,7 @@ def read_done(path: Path) -> tuple[Counter, int]:
                 break
             try:
                 record = parse_json(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except ValueError:  # JSON, UTF-8 or number errors alike
                 record = None
             if not isinstance(record, dict) or "id" not in record or not ({"results", "error"} & record.keys()):
                 raise BatchError(f"{path}, line {number}: not a record of factcheck batch; not resuming into it")
@@ -277,7 +283,12 @@ class _Output:
                 os.close(directory)
 
     def write(self, record: dict) -> None:
-        data = memoryview((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        try:
+            line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (a file name of bytes that are not UTF-8) is no UTF-8; JSON's \u escapes keep it.
+            line = (json.dumps(record) + "\n").encode("ascii")
+        data = memoryview(line)
         with _sigint_deferred():
             end = os.lseek(self.fd, 0, os.SEEK_END)
             try:
@@ -340,10 +351,12 @@ def run_task(checker: Checker, jobs_path: Path, task: Task) -> dict:
         # uninterrupted one did. Clearing also keeps memory flat over a long batch.
         checker.clear_cache()
         report = checker.check(claims, load_documents(sources))
+    # The jobs file by its name, not as the command spelled its path: a resumed run writes the same bytes however
+    # it is started, and the output names no folder of the machine that ran it.
     except (JobError, IngestError) as error:
-        out["error"] = f"{jobs_path}, line {task.number}: {error}"
+        out["error"] = f"{jobs_path.name}, line {task.number}: {error}"
     except Exception as error:  # noqa: BLE001 -- one job's crash must not cost the night's other jobs
-        out["error"] = f"{jobs_path}, line {task.number}: internal error ({type(error).__name__}: {error})"
+        out["error"] = f"{jobs_path.name}, line {task.number}: internal error ({type(error).__name__}: {error})"
     else:
         out |= report.to_dict()
     return out
@@ -366,29 +379,69 @@ class LocalEngine:
             yield run_task(self.checker, jobs_path, task)
 
 
+def _check_output_place(path: Path) -> None:
+    """An output that cannot be written is refused before any model loads, not after it."""
+    if str(path) == "-":
+        raise BatchError("--out -: batch writes a file, which --resume continues; name one (.jsonl)")
+    if path.is_dir():
+        raise BatchError(f"{path}: a folder; name the output file (.jsonl)")
+    if path.exists() and not path.is_file():
+        raise BatchError(f"{path}: not a regular file (a device or a pipe cannot be resumed); name a .jsonl file")
+    if not path.parent.is_dir():
+        raise BatchError(f"{path}: the folder {path.parent} does not exist")
+
+
+def _lock(path: Path) -> int:
+    """An exclusive lock on the output, held while this run may write or cut it: two runs writing one output
+    (a second --resume started while the first still ran) interleaved their records."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as error:
+        raise BatchError(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise BatchError(f"{path}: another factcheck batch is writing it; wait for it, or choose another --out") from None
+    return fd
+
+
 class Batch:
     """A jobs file and its output, checked before any model loads; ``run`` does the jobs not yet done."""
 
     def __init__(self, jobs_path: Path, out_path: Path, *, resume: bool = False):
         self.jobs_path, self.out_path = jobs_path, out_path
         self.total = count_jobs(jobs_path)
+        _check_output_place(out_path)
         if out_path.exists() and out_path.resolve() == jobs_path.resolve():
             raise BatchError(f"{out_path} is the jobs file; choose another --out")
         if out_path.exists() and out_path.stat().st_size and not resume:
             raise BatchError(f"{out_path} already holds results: pass --resume to continue it, or choose another --out")
+        self._lock = _lock(out_path) if out_path.exists() else None
+        self.given_ids = {i for _, record in read_jobs(jobs_path) if (i := _given_id(record)) is not None}
         self.done, self.failed_before = read_done(out_path) if resume and out_path.exists() else (Counter(), 0)
         self.already_done = sum(self.done.values())
         if self.already_done > self.total:
             raise BatchError(
                 f"{out_path} holds {self.already_done} records but {jobs_path} only {self.total} jobs: not its output"
             )
+        if self.done:
+            job_ids = Counter(_job_id(record, number, self.given_ids) for number, record in read_jobs(jobs_path))
+            foreign = next((i for i, n in self.done.items() if n > job_ids[i]), None)
+            if foreign is not None:
+                raise BatchError(
+                    f"{out_path} holds a record of job {foreign!r}, which {jobs_path} does not have (as often): "
+                    "not its output; not resuming into it"
+                )
 
     def tasks(self) -> Iterator[Task]:
         """The jobs not written yet, in order; a line that cannot run carries its error."""
         first_line: dict[str | int, int] = {}
         seen: Counter = Counter()
         for number, record in read_jobs(self.jobs_path):
-            job_id = _job_id(record, number)
+            job_id = _job_id(record, number, self.given_ids)
             seen[job_id] += 1
             first_line.setdefault(job_id, number)
             if seen[job_id] <= self.done[job_id]:
@@ -400,6 +453,12 @@ class Batch:
             else:
                 yield Task(number, job_id, record)
 
+    def close(self) -> None:
+        """Let go of the output's lock (``run`` does when it ends)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
     def run(self, engine: Engine, *, show_progress: bool = False) -> BatchSummary:
         """Run the jobs not done yet on ``engine`` and append their records, each durable before the next."""
         from tqdm.auto import tqdm
@@ -407,7 +466,13 @@ class Batch:
         started = time.perf_counter()
         failed, ok = self.failed_before, self.already_done - self.failed_before
         claims_done = pairs_done = 0
-        output = _Output(self.out_path)
+        try:
+            output = _Output(self.out_path)
+            if self._lock is None:  # a new output: locked as soon as it exists
+                self._lock = _lock(self.out_path)
+        except BatchError:
+            self.close()
+            raise
         progress = tqdm(
             total=self.total,
             initial=self.already_done,
@@ -432,4 +497,5 @@ class Batch:
         finally:
             progress.close()
             output.close()
+            self.close()
         return BatchSummary(self.out_path, self.total, self.already_done, ok, failed, time.perf_counter() - started)
