@@ -403,3 +403,14 @@ def test_two_runs_never_write_one_output_at_once(small_batch, tmp_path):
     first.run(engine)
     assert out.read_bytes() == expected
     Batch(jobs, out, resume=True).close()  # the lock went with the run
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+def test_a_jobs_file_saved_as_utf16_or_utf32_reads_as_its_utf8_twin(tmp_path, encoding):
+    from factcheck.scale.batch import count_jobs, read_jobs
+
+    lines = [json.dumps(job, ensure_ascii=False) for job in good_jobs(3)] + ['{"id": "ça", "claims": ["Ça va."], "documents": [{"text": "Ça va."}]}']
+    plain = write_jobs(tmp_path, lines)
+    wide = tmp_path / "wide.jsonl"
+    wide.write_bytes("\r\n".join(lines).encode(encoding))
+    assert list(read_jobs(wide)) == list(read_jobs(plain)) and count_jobs(wide) == 4

@@ -26,6 +26,7 @@ are the same whatever engine ran the jobs.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import json
 import os
@@ -45,6 +46,7 @@ from factcheck.pipeline.claims import Claim, as_claims, claim_from_record
 from factcheck.pipeline.ingest import (
     Document,
     IngestError,
+    decode_text,
     id_error,
     is_valid_id,
     json_type_name,
@@ -52,6 +54,8 @@ from factcheck.pipeline.ingest import (
     parse_json,
 )
 
+# Byte order marks of the encodings whose lines cannot be told apart byte by byte (a newline is two or four bytes).
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 JOB_FIELDS = ("id", "claims", "articles", "documents")
 DOCUMENT_FIELDS = ("id", "text", "title", "date", "source", "url")
 # How every output line begins (``Batch.run`` puts "id" first): a line cut short by a kill is recognised by it.
@@ -176,28 +180,40 @@ def job_inputs(record: object, base: Path) -> tuple[list[Claim], list[Path | Doc
     return claims, sources
 
 
+def _job_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, UTF-8 bytes) of each non-blank line. A file of UTF-16 or UTF-32 (its byte order mark says so,
+    as Windows tools write it) is decoded whole; any other is read a line at a time, so that a line that is not
+    UTF-8 is that job's error, not the batch's."""
+    with path.open("rb") as handle:
+        start = handle.read(4)
+        if start.startswith(_WIDE_BOMS):
+            lines = decode_text(start + handle.read(), path).split("\n")
+            yield from ((n, line.encode("utf-8")) for n, line in enumerate(lines, 1) if line.strip())
+            return
+        handle.seek(0)
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                yield number, raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw
+
+
 def read_jobs(path: Path) -> Iterator[tuple[int, object | JobError]]:
     """(line number, parsed record or the reason it cannot be parsed) for each non-blank line."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1:
-                raw = raw.removeprefix(b"\xef\xbb\xbf")
-            if not raw.strip():
-                continue
-            try:
-                yield number, parse_json(raw.decode("utf-8").rstrip("\r\n"))
-            except UnicodeDecodeError as error:
-                yield number, JobError(f"not UTF-8 (byte {error.start})")
-            except json.JSONDecodeError as error:
-                yield number, JobError(f"invalid JSON ({error.msg}, column {error.colno})")
+    for number, raw in _job_lines(path):
+        try:
+            yield number, parse_json(raw.decode("utf-8").rstrip("\r\n"))
+        except UnicodeDecodeError as error:
+            yield number, JobError(f"not UTF-8 (byte {error.start})")
+        except json.JSONDecodeError as error:
+            yield number, JobError(f"invalid JSON ({error.msg}, column {error.colno})")
 
 
 def count_jobs(path: Path) -> int:
     try:
-        with path.open("rb") as handle:
-            return sum(1 for raw in handle if raw.strip())
+        return sum(1 for _ in _job_lines(path))
     except OSError as error:
         raise BatchError(f"{path}: cannot read: {error.strerror or error}") from None
+    except IngestError as error:
+        raise BatchError(str(error)) from None
 
 
 def read_done(path: Path) -> tuple[Counter, int]:
