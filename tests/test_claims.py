@@ -117,3 +117,9 @@ def test_extracted_claims_keep_their_spans_and_speakers(tass):
 def test_claims_from_raw_text():
     document = Document(text="The mayor opened the new bridge on Monday. Is it safe?", id="raw")
     assert [c.text for c in extract_claims(document)] == ["The mayor opened the new bridge on Monday."]
+
+
+def test_a_claim_without_an_id_never_takes_the_id_another_claim_was_given():
+    assert [c.id for c in as_claims(["Fees rose.", Claim("Fees fell.", id="claim-1")])] == ["claim-1 (no id)", "claim-1"]
+    records = '{"claim": "Fees rose."}\n{"id": "claim-1", "claim": "Fees fell."}\n{"id": 3, "claim": "Fees held."}\n'
+    assert [c.id for c in parse_claims(records, "claims.jsonl")] == ["claim-1 (no id)", "claim-1", "3"]

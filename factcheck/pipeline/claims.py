@@ -49,16 +49,28 @@ class Claim:
         return asdict(self)
 
 
+def free_claim_id(number: int, given: set) -> str:
+    """The id of a claim given without one: ``claim-<number>``, or ``claim-<number> (no id)`` where another claim
+    was given that id, so that a made-up id never clashes with one the user chose."""
+    made = f"claim-{number}"
+    return made if made not in given else f"{made} (no id)"
+
+
+def given_claim_ids(records: list) -> set:
+    """The ids the records of a claims file (or a batch job's claims) give themselves."""
+    return {str(r["id"]) for r in records if isinstance(r, dict) and r.get("id") is not None}
+
+
 def as_claims(items: Iterable[str | Claim] | str | Claim) -> list[Claim]:
     """Strings become claims ``claim-1``, ``claim-2``, …; ids must be unique. A lone string or claim is one claim."""
-    if isinstance(items, (str, Claim)):
-        items = [items]  # not iterated character by character
+    items = [items] if isinstance(items, (str, Claim)) else list(items)  # a lone string is not its characters
+    given = {item.id for item in items if isinstance(item, Claim)}
     claims = []
     for number, item in enumerate(items, start=1):
         if isinstance(item, Claim):
             claims.append(item)
         elif isinstance(item, str):
-            claims.append(Claim(text=item.strip(), id=f"claim-{number}"))
+            claims.append(Claim(text=item.strip(), id=free_claim_id(number, given)))
         else:
             raise TypeError(f"claim {number}: expected a string or Claim, got {type(item).__name__}")
     seen: dict[str, int] = {}
@@ -158,16 +170,17 @@ class ClaimInputError(ValueError):
     """A claims file that cannot be read; the message names the file and line."""
 
 
-def claim_from_record(record: object, number: int) -> Claim:
-    """The claim of one JSON object of a claims file: its ``claim`` (or ``text``), its ``id`` (``claim-<number>``
-    if it has none) and its other fields as ``metadata``; ValueError says what is wrong with it."""
+def claim_from_record(record: object, number: int, given: set = frozenset()) -> Claim:
+    """The claim of one JSON object of a claims file: its ``claim`` (or ``text``), its ``id`` (``free_claim_id``
+    if it has none; ``given``: the ids of the file's other records) and its other fields as ``metadata``;
+    ValueError says what is wrong with it."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {json_type_name(record)}")
     text_field = "claim" if "claim" in record else "text"
     text = record.get(text_field)
     if not isinstance(text, str) or not text.strip():
         raise ValueError("field 'claim' (or 'text') must be a non-empty string")
-    claim_id = record.get("id", f"claim-{number}")
+    claim_id = record["id"] if "id" in record else free_claim_id(number, given)
     if problem := id_error(claim_id):
         raise ValueError(problem)
     metadata = {key: value for key, value in record.items() if key not in (text_field, "id")}
@@ -196,9 +209,11 @@ def parse_claims(text: str, source: str) -> list[Claim]:
                 )
         return as_claims(Claim(line.strip(), id=f"claim-{n}") for n, line in lines)
     claims = []
-    for number, (where, record) in enumerate(json_lines(text, source, ClaimInputError), start=1):
+    records = json_lines(text, source, ClaimInputError)
+    given = given_claim_ids([record for _, record in records])
+    for number, (where, record) in enumerate(records, start=1):
         try:
-            claims.append(claim_from_record(record, number))
+            claims.append(claim_from_record(record, number, given))
         except ValueError as error:
             raise ClaimInputError(f"{where}: {error}") from None
     try:

@@ -42,7 +42,7 @@ from typing import Protocol
 
 from factcheck.checker import Checker
 from factcheck.pipeline.aggregate import Thresholds
-from factcheck.pipeline.claims import Claim, as_claims, claim_from_record
+from factcheck.pipeline.claims import Claim, as_claims, claim_from_record, free_claim_id, given_claim_ids
 from factcheck.pipeline.ingest import (
     Document,
     IngestError,
@@ -104,15 +104,16 @@ def _job_id(record: object, number: int, given_ids: set) -> str | int:
 def _claims(value: object) -> list[Claim]:
     if not isinstance(value, list) or not value:
         raise JobError(f"field 'claims' must be a non-empty array, got {'an empty array' if value == [] else json_type_name(value)}")
-    claims = []
+    claims: list[Claim] = []
+    given = given_claim_ids(value)
     for n, item in enumerate(value, start=1):
         if isinstance(item, str) and item.strip():
-            claims.append(Claim(item.strip(), id=f"claim-{n}"))
+            claims.append(Claim(item.strip(), id=free_claim_id(n, given)))
             continue
         if not isinstance(item, dict):
             raise JobError(f"claim {n}: must be a non-empty string, or an object with a non-empty 'claim'")
         try:
-            claims.append(claim_from_record(item, n))
+            claims.append(claim_from_record(item, n, given))
         except ValueError as error:
             raise JobError(f"claim {n}: {error}") from None
     try:
