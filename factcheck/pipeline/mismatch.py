@@ -541,6 +541,14 @@ def _best_clause(anchors: Iterable[str], positions: dict[str, list[int]], text: 
     return max(_clauses(text), key=lambda c: sum(any(c[0] <= p < c[1] for p in positions.get(a, ())) for a in anchors))
 
 
+# A clause that dates its own event ("will open next year") gives no room for a date of another clause.
+_RELATIVE_TIME = re.compile(
+    r"\b(?:(?:next|last|this|coming|past|previous|following) "
+    r"(?:year|month|week|decade|season|spring|summer|autumn|fall|winter)|yesterday|today|tomorrow|tonight|recently|soon)\b",
+    re.IGNORECASE,
+)
+
+
 def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list[Mismatch]:
     """Values of ``claim`` that ``evidence`` gives otherwise for the same thing.
 
@@ -578,10 +586,18 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
             continue
         scope = in_clause
         rivals = _rivals(value, scope, claim)
-        if not rivals and value.kind in ("date", "number"):
-            # Dates and numbers often stand in an opening phrase of their own ("On December 17, 2021, ...").
+        if (
+            not rivals
+            and value.kind in ("date", "number")
+            and not (value.kind == "date" and _RELATIVE_TIME.search(evidence, clause_start, clause_end))
+        ):
+            # Dates and numbers often stand in an opening phrase of their own ("On December 17, 2021, ..."), before
+            # the clause about the claim's subject; a value after it belongs to what follows ("will open next
+            # year; the old one closed in 2019", "rose 10% last year, after falling 5% in 2022"). On FNC-1 D
+            # bodies, looking after the clause too fired on 11 bodies that agree with their headline and 39 that
+            # only report it, looking before only on 4 and 24 (NLI D pairs: 39 of 53 firings right, 42 of 56).
             # A name or place outside the clause about the claim's subject is about something else.
-            scope = evidence_values
+            scope = [v for v in evidence_values if v.start < clause_end]
             rivals = _rivals(value, scope, claim)
         if not rivals:
             continue
