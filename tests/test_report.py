@@ -60,6 +60,7 @@ def test_a_markdown_row_stays_one_line_whatever_line_breaks_the_source_has():
 
     result = make_result()
     result.evidence[0].text = "met on\r\nJanuary 12\rin Brussels\u2028today"
+    result.evidence[0].key_span = Span("doc", 18, 28, "January 12")  # the passage starts at 10
     table = to_markdown(Report([result]))
     assert len(table.splitlines()) == 3  # header, rule, one row
     assert "met on **January 12** in Brussels today" in table
@@ -90,3 +91,15 @@ def test_markdown_rows_name_their_claim_and_keep_ids_that_hold_a_bar():
     rows = to_markdown(Report([first, second])).splitlines()[2:]
     assert rows[0].startswith("| mayor\\|said | ") and rows[1].startswith("| rival | ")
     assert all(row.count(" | ") == 5 for row in rows)  # six cells: a bar in an id does not add one
+
+
+def test_markdown_marks_the_key_span_where_it_stands_and_shows_markup_as_written():
+    from factcheck.output.formats import to_markdown
+
+    result = make_result()
+    text = "The 212 crew said <b>212</b> *passengers* came"
+    result.evidence[0].text, result.evidence[0].start, result.evidence[0].end = text, 100, 100 + len(text)
+    second = text.index("212", 10)
+    result.evidence[0].key_span = Span("doc", 100 + second, 100 + second + 3, "212")
+    row = to_markdown(Report([result])).splitlines()[2]
+    assert "The 212 crew said \\<b\\>**212**\\</b\\> \\*passengers\\* came" in row

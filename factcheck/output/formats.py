@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -67,9 +68,15 @@ def _umask() -> int:
     return mask
 
 
+# Every line break, not only "\n": a lone "\r" (CRLF and old Mac files) or U+2028 ends a table row too.
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+# What Markdown (and the HTML it may hold) would read as markup in an article's or a claim's text: "<script>",
+# "*", "_" and "[...]" are shown as written, and "|" does not end the cell.
+_MARKUP = re.compile(r"([\\`*_\[\]|<>])")
+
+
 def _cell(text: str | None) -> str:
-    # Every line break, not only "\n": a lone "\r" (CRLF and old Mac files) or U+2028 ends a table row too.
-    return "" if text is None else " ".join(text.replace("|", "\\|").splitlines())
+    return "" if text is None else _LINE_BREAK.sub(" ", _MARKUP.sub(r"\\\1", text))
 
 
 def to_markdown(report: Report) -> str:
@@ -82,8 +89,10 @@ def to_markdown(report: Report) -> str:
         if lead:
             evidence = _cell(lead.text)
             if lead.key_span:
-                key = _cell(lead.key_span.text)
-                evidence = evidence.replace(key, f"**{key}**", 1)
+                # Marked where it stands (the passage may hold the same words earlier: "212 crew ... 212 passengers").
+                start, end = lead.key_span.start - lead.start, lead.key_span.end - lead.start
+                text = lead.text
+                evidence = f"{_cell(text[:start])}**{_cell(text[start:end])}**{_cell(text[end:])}"
         # A warning changes how far the verdict can be trusted: it stands beside the evidence, as in every format.
         notes = "".join(f" _(warning: {_cell(w)})_" for w in r.warnings)
         lines.append(
