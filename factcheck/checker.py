@@ -23,7 +23,7 @@ from typing import TypeVar
 import numpy as np
 
 from factcheck.nli.data import LABELS
-from factcheck.nli.infer import NLIModel
+from factcheck.nli.infer import NLIModel, as_pairs
 from factcheck.pipeline.aggregate import (
     FINE_REGION,
     KeySpanSearch,
@@ -156,10 +156,7 @@ class Checker:
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Calibrated NLI probabilities, each distinct pair computed once per checker."""
-        pairs = [tuple(p) if isinstance(p, list) else p for p in pairs]
-        for n, pair in enumerate(pairs, start=1):
-            if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
-                raise TypeError(f"pair {n}: a (premise, hypothesis) tuple of two strings, not {pair!r:.80}")
+        pairs = as_pairs(pairs)
         missing = list(dict.fromkeys(p for p in pairs if p not in self._pair_cache))
         if missing:
             probs = self.nli.predict(missing, batch_size=self.batch_size, show_progress=self.show_progress)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -151,3 +152,17 @@ def test_without_a_network_a_hub_model_loads_from_the_cache_or_fails_at_once(tmp
         assert model.predict([("The sky is blue.", "The sky is blue.")]).argmax() == 0
     finally:
         hub.hub_unreachable.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "pairs, message",
+    [
+        (("The council will not raise fees.", "The council will raise fees."), "one (premise, hypothesis) pair"),
+        (["The council will not raise fees.", "The council will raise fees."], "pair 1: a (premise, hypothesis) tuple"),
+        ([("A premise.", "A hypothesis.", "extra")], "pair 1: a (premise, hypothesis) tuple"),
+    ],
+)
+def test_predict_refuses_what_is_not_a_list_of_pairs(nli_model, pairs, message):
+    # A lone pair or a list of strings was scored as pairs of characters: probabilities near uniform, no error.
+    with pytest.raises(TypeError, match=re.escape(message)):
+        nli_model.predict(pairs)

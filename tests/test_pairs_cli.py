@@ -69,8 +69,9 @@ def test_the_users_own_label_is_kept_and_text_is_shown_as_written(tmp_path):
     )
     result = run_cli("score", pairs)
     assert result.returncode == 0, result.stderr  # the second pair's number is no id the user gave
-    first = json.loads(result.stdout.splitlines()[0])
+    first, second = map(json.loads, result.stdout.splitlines())
     assert first["given_label"] == "entailment" and first["label"] in ("entailment", "neutral", "contradiction")
+    assert (first["id"], second["id"]) == (2, "2 (no id)")  # a numbered pair never takes an id the user gave
     table = run_cli("score", pairs, "--format", "table")
     assert table.returncode == 0, table.stderr
     assert "[citation" in table.stdout and "needed]" in table.stdout and "[/]" in table.stdout  # (the column may wrap)
@@ -85,3 +86,10 @@ def test_models_names_the_shipped_checkpoint_as_reports_do(tmp_path):
         capture_output=True, text=True, cwd=REPO, env={**os.environ, "FACTCHECK_MODEL": str(tmp_path / "none")},
     )
     assert missing.returncode == 2 and "the default model is missing" in missing.stderr
+
+
+def test_a_record_holding_both_label_and_given_label_is_an_error_not_a_lost_label(tmp_path):
+    pairs = tmp_path / "gold.jsonl"
+    pairs.write_text('{"premise": "A man eats.", "hypothesis": "Nobody eats.", "label": "contradiction", "given_label": "x"}\n')
+    result = run_cli("score", pairs)
+    assert result.returncode == 2 and f"{pairs}, line 1: fields 'label' and 'given_label' both given" in result.stderr

@@ -233,6 +233,7 @@ class NLIModel:
         """
         from tqdm.auto import tqdm
 
+        pairs = as_pairs(pairs)
         if not pairs:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
         encoded = self.tokenizer(
@@ -284,6 +285,18 @@ class NLIModel:
     def predict(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         """Calibrated probabilities of (entailment, neutral, contradiction) for each (premise, hypothesis)."""
         return softmax(self.logits(pairs, batch_size=batch_size, show_progress=show_progress) / self.temperature)
+
+
+def as_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs as (premise, hypothesis) tuples; anything else is a TypeError naming it. One pair on its own is
+    refused, not read as two pairs of characters (uniform nonsense probabilities)."""
+    if isinstance(pairs, tuple) and len(pairs) == 2 and all(isinstance(t, str) for t in pairs):
+        raise TypeError("pairs: one (premise, hypothesis) pair; give a list of pairs, [(premise, hypothesis)]")
+    out = [tuple(p) if isinstance(p, list) else p for p in pairs]
+    for n, pair in enumerate(out, start=1):
+        if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            raise TypeError(f"pair {n}: a (premise, hypothesis) tuple of two strings, not {pair!r:.80}")
+    return out
 
 
 def model_display_name(name_or_path: str) -> str:

@@ -8,6 +8,8 @@ from factcheck.nli.data import LABELS
 from factcheck.nli.infer import NLIModel
 from factcheck.pipeline.ingest import IngestError, id_error, json_lines, json_type_name, read_text
 
+PREDICTED = ("label", "probabilities")
+
 
 class PairInputError(ValueError):
     """A pairs file that cannot be read; the message names the file and line."""
@@ -21,9 +23,17 @@ def read_pairs(path: str | Path) -> list[dict]:
     except IngestError as error:
         raise PairInputError(str(error)) from None
     records, seen = [], {}
-    for number, (where, record) in enumerate(json_lines(text, str(path), PairInputError), start=1):
+    lines = json_lines(text, str(path), PairInputError)
+    given = {str(r["id"]) for _, r in lines if isinstance(r, dict) and "id" in r}
+    for number, (where, record) in enumerate(lines, start=1):
         if not isinstance(record, dict):
             raise PairInputError(f"{where}: expected a JSON object, got {json_type_name(record)}")
+        for field in PREDICTED:
+            if field in record and f"given_{field}" in record:
+                raise PairInputError(
+                    f"{where}: fields {field!r} and 'given_{field}' both given; score keeps a record's own {field!r} "
+                    f"as 'given_{field}': rename one"
+                )
         for field in ("premise", "hypothesis"):
             value = record.get(field)
             if not isinstance(value, str) or not value.strip():
@@ -34,13 +44,12 @@ def read_pairs(path: str | Path) -> list[dict]:
             if str(record["id"]) in seen:  # 1 and "1" are one id in a table
                 raise PairInputError(f"{where}: id {record['id']!r} already used on line {seen[str(record['id'])]}")
             seen[str(record["id"])] = where.rsplit("line ", 1)[-1]
-        records.append({"id": record.get("id", number), **record})
+        # A pair without an id is numbered; never with a number another pair was given as its id.
+        made = number if str(number) not in given else f"{number} (no id)"
+        records.append({"id": record.get("id", made), **record})
     if not records:
         raise PairInputError(f"{path}: no pairs in file")
     return records
-
-
-PREDICTED = ("label", "probabilities")
 
 
 def score_pairs(records: list[dict], *, model: NLIModel | str | None = None, batch_size: int = 32) -> list[dict]:
