@@ -124,7 +124,13 @@ class Report:
     def to_dataframe(self):
         import pandas as pd
 
-        return pd.DataFrame.from_records(self.to_records())
+        frame = pd.DataFrame.from_records(self.to_records())
+        # Offsets stay integers where some rows have none (not mentioned): a float column wrote 154.0, which does
+        # not slice the document's text.
+        for column in ("evidence_start", "evidence_end"):
+            if column in frame:
+                frame[column] = frame[column].astype("Int64")
+        return frame
 
 
 def _cell_value(value: object) -> object:

@@ -103,3 +103,17 @@ def test_markdown_marks_the_key_span_where_it_stands_and_shows_markup_as_written
     result.evidence[0].key_span = Span("doc", 100 + second, 100 + second + 3, "212")
     row = to_markdown(Report([result])).splitlines()[2]
     assert "The 212 crew said \\<b\\>**212**\\</b\\> \\*passengers\\* came" in row
+
+
+def test_csv_keeps_offsets_whole_and_writes_no_formula_a_spreadsheet_would_run():
+    import io
+
+    import pandas as pd
+
+    from factcheck.output.formats import render
+
+    found, silent = make_result("=HYPERLINK(\"http://x\",\"y\")"), make_result("c2", verdict="not_mentioned")
+    found.claim.text = "=1+2 the council met"
+    table = pd.read_csv(io.StringIO(render(Report([found, silent]), "csv")))
+    assert table.loc[0, "claim"] == "'=1+2 the council met" and table.loc[0, "claim_id"].startswith("'=HYPERLINK")
+    assert ",10,30," in render(Report([found, silent]), "csv")  # not 10.0, 30.0: offsets slice the text

@@ -20,7 +20,7 @@ def render(report: Report, output_format: str) -> str:
     if output_format == "json":
         return report.to_json(indent=2) + "\n"
     if output_format == "csv":
-        return report.to_dataframe().to_csv(index=False)
+        return report.to_dataframe().map(_inert).to_csv(index=False)
     if output_format == "md":
         return to_markdown(report)
     raise ValueError(f"unknown format {output_format!r}; choose one of {', '.join(FORMATS)}")
@@ -73,6 +73,14 @@ _LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 # What Markdown (and the HTML it may hold) would read as markup in an article's or a claim's text: "<script>",
 # "*", "_" and "[...]" are shown as written, and "|" does not end the cell.
 _MARKUP = re.compile(r"([\\`*_\[\]|<>])")
+
+
+def _inert(value: object) -> object:
+    """A CSV cell that a spreadsheet would run as a formula (an article or claim starting "=", "+", "-", "@") with
+    an apostrophe before it, as OWASP advises: a claims file can carry =HYPERLINK(...) from anywhere."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _cell(text: str | None) -> str:
