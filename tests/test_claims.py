@@ -123,3 +123,14 @@ def test_a_claim_without_an_id_never_takes_the_id_another_claim_was_given():
     assert [c.id for c in as_claims(["Fees rose.", Claim("Fees fell.", id="claim-1")])] == ["claim-1 (no id)", "claim-1"]
     records = '{"claim": "Fees rose."}\n{"id": "claim-1", "claim": "Fees fell."}\n{"id": 3, "claim": "Fees held."}\n'
     assert [c.id for c in parse_claims(records, "claims.jsonl")] == ["claim-1 (no id)", "claim-1", "3"]
+
+
+def test_a_table_of_claims_is_read_by_its_columns():
+    table = 'id,claim,desk\nc1,"The terminal cost 84 million euros, the mayor said.",transport\n,"Fees rose.",\n'
+    first, second = parse_claims(table, "claims.csv")
+    assert (first.id, first.text, first.metadata) == ("c1", "The terminal cost 84 million euros, the mayor said.", {"desk": "transport"})
+    assert (second.id, second.text) == ("claim-2", "Fees rose.")
+    with pytest.raises(ClaimInputError, match=r"claims.tsv, line 1: a table of claims needs a 'claim' \(or 'text'\) column"):
+        parse_claims("a\tb\n1\t2\n", "claims.tsv")
+    with pytest.raises(ClaimInputError, match="claims.csv, line 2: field 'claim'"):
+        parse_claims("id,claim\nc1,\n", "claims.csv")

@@ -9,6 +9,8 @@ attribution is formulaic enough ("X said", "according to X", "X told Y that").
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Iterable
@@ -187,6 +189,37 @@ def claim_from_record(record: object, number: int, given: set = frozenset()) -> 
     return Claim(text.strip(), id=str(claim_id), metadata=metadata)
 
 
+def _csv_claims(text: str, source: str, delimiter: str) -> list[Claim]:
+    """A table of claims with a header: a ``claim`` (or ``text``) column, an optional ``id``, the other columns the
+    claim's metadata (strings, as the table holds them). Read as lines of text, a header became a claim and
+    every claim kept its id and quotes in its text."""
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns = reader.fieldnames or []
+    if "claim" not in columns and "text" not in columns:
+        raise ClaimInputError(f"{source}, line 1: a table of claims needs a 'claim' (or 'text') column; its header is {columns}")
+    rows = []
+    for row in reader:
+        where = f"{source}, line {reader.line_num}"
+        if None in row:
+            raise ClaimInputError(f"{where}: more cells than the header has columns")
+        if not any((value or "").strip() for value in row.values()):
+            continue
+        rows.append((where, {key: value for key, value in row.items() if key != "id" or (value or "").strip()}))
+    if not rows:
+        raise ClaimInputError(f"{source}: no claims")
+    given = given_claim_ids([row for _, row in rows])
+    claims = []
+    for number, (where, row) in enumerate(rows, start=1):
+        try:
+            claims.append(claim_from_record(row, number, given))
+        except ValueError as error:
+            raise ClaimInputError(f"{where}: {error}") from None
+    try:
+        return as_claims(claims)
+    except ValueError as error:
+        raise ClaimInputError(f"{source}: {error}") from error
+
+
 JSON_LINES_SUFFIXES = frozenset({".jsonl", ".json", ".ndjson"})
 
 
@@ -199,6 +232,8 @@ def parse_claims(text: str, source: str) -> list[Claim]:
     if not lines:
         raise ClaimInputError(f"{source}: no claims")
     suffix = Path(source).suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return _csv_claims(text, source, "\t" if suffix == ".tsv" else ",")
     known_plain = suffix in (".txt", ".text", ".md")
     if suffix not in JSON_LINES_SUFFIXES and (known_plain or not lines[0][1].lstrip().startswith("{")):
         for n, line in lines:
