@@ -88,6 +88,12 @@ def test_claim_metadata_must_serialise_to_json():
         ("The proposed measures include guarantees that NATO will not advance eastward.", None, None),
         ("The ferry was late, according to the port authority.", "the port authority", None),
         ("The ferry was late, according to officials in the U.S.", "officials in the U.S.", None),
+        ("Mayor Ana Ribeiro said the delay was caused by a shortage of steel.", "Mayor Ana Ribeiro", None),
+        ("Police said a man was arrested on Friday, according to reports.", "reports", None),
+        ("“We will not raise taxes,” she told reporters outside parliament.", "she", None),
+        ("Growth will slow to 2%, the IMF said in a report on Tuesday.", "the IMF", None),
+        ("The company reported a loss of 5 million euros.", None, None),
+        ("Officials told reporters the bridge would reopen in June.", "Officials", None),
     ],
 )
 def test_attribution_of_reported_speech(sentence, speaker, via):
@@ -134,3 +140,12 @@ def test_a_table_of_claims_is_read_by_its_columns():
         parse_claims("a\tb\n1\t2\n", "claims.tsv")
     with pytest.raises(ClaimInputError, match="claims.csv, line 2: field 'claim'"):
         parse_claims("id,claim\nc1,\n", "claims.csv")
+
+
+def test_a_quote_goes_to_the_speaker_named_just_before_it():
+    text = (
+        "The port opened on Monday, the harbour authority said. Mayor Ana Ribeiro said the delay was caused by "
+        "a shortage of steel. “We will not ask residents to pay for the overrun,” she added."
+    )
+    claims = extract_claims(Document(text=text, id="x"))
+    assert [c.speaker for c in claims] == ["the harbour authority", "Mayor Ana Ribeiro", "Mayor Ana Ribeiro"]

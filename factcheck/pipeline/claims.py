@@ -89,13 +89,32 @@ _NAME = r"(?P<speaker>(?:[Tt]he |[Aa]n? |[Aa]nother )?[\w’'.-]+(?: [\w’'.-]+
 _PATTERNS = [
     # “…,” the newspaper said, quoting another official.
     re.compile(rf"[,”\"] *(?P<via>(?:the |The )?[\w’'. -]+?) {_REPORTING_VERBS}, quoting (?P<speaker>[^,.]+)"),
-    # “…,” he added.  /  …, the Washington Post reported.
-    re.compile(rf"[,”\"] *{_NAME} {_REPORTING_VERBS}[.!]?[”\"]?$"),
+    # “…,” he added.  /  …, the Washington Post reported.  /  “…,” she told reporters outside parliament.
+    # ("…, according to reports." is the next pattern's: "according to" is no name, "reports" no verb there.)
+    re.compile(
+        rf"[,”\"] *(?![Aa]ccording to ){_NAME} {_REPORTING_VERBS}"
+        r"(?: (?:in|at|on|during|after|before|outside|from|to|reporters|journalists)(?: [\w’'-]+){0,5})?[.!]?[”\"]?$"
+    ),
     # According to the newspaper, …
     re.compile(r"(?:^|, )[Aa]ccording to (?P<speaker>[^,]+)"),
     # [At a press conference,] Lavrov told reporters that …  /  Sources also told the Washington Post that …
     re.compile(rf"(?:^|, ){_NAME} (?:also )?{_REPORTING_VERBS}(?: [\w ]+?)? that\b"),
+    # Mayor Ana Ribeiro said the delay was caused by … (no "that"): a capitalised speaker opening the sentence, a
+    # verb that takes a clause, and the clause's first word in lower case ("The company reported a loss" is a
+    # report of a loss, not reported speech, so "reported" and "announced" are not among these verbs).
+    re.compile(
+        r"^(?P<speaker>(?:The |An? )?[A-Z][\w’'.-]*(?: [\w’'.-]+){0,5}?)"
+        r"(?<! was)(?<! were)(?<! is)(?<! are)(?<! has)(?<! have)(?<! had) (?:also )?"  # not "The hearing was told"
+        r"(?:said|says|added|stated|claimed|insisted|warned|told \w+)(?: on \w+)? (?=[a-z])"
+    ),
 ]
+
+
+# What the patterns can take for a name and is none: a relative pronoun or a conjunction ("…, who said that",
+# "But he said that"), or a passive ("the tribunal was told that").
+_NOT_A_SPEAKER = re.compile(
+    r"^(?:who|whom|which|that|but|and|or|so|yet|while|as|if)\b|\b(?:was|were|is|are|has|have|had|been|be)$", re.IGNORECASE
+)
 
 
 def attribution(sentence: str) -> tuple[str | None, str | None]:
@@ -106,9 +125,11 @@ def attribution(sentence: str) -> tuple[str | None, str | None]:
             groups = match.groupdict()
             via = groups.get("via")
             # "..., according to the port authority." ends the sentence, not the name.
-            speaker = groups["speaker"].strip()
+            speaker = groups["speaker"].strip(" '‘’`\"“”")
             if not re.search(r"(?:\b[A-Z]\.){2,}$", speaker):  # but "the U.S." keeps its dots
                 speaker = speaker.rstrip(".!?”\"")
+            if _NOT_A_SPEAKER.search(speaker):
+                return None, None
             return speaker, via.strip() if via else None
     return None, None
 
