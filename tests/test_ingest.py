@@ -300,3 +300,14 @@ def test_dangling_link_is_an_error(tmp_path):
     link.symlink_to(tmp_path / "deleted.txt")
     with pytest.raises(IngestError, match=r"gone\.txt: cannot read"):
         load_documents([link])
+
+
+def test_links_to_nothing_or_to_a_folder_are_named_not_skipped_silently(tmp_path, caplog):
+    folder = tmp_path / "articles"
+    (folder / "elsewhere").mkdir(parents=True)
+    write(folder / "story.txt", "The ferry opened on Monday after a long delay.")
+    (folder / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    (folder / "more").symlink_to(folder / "elsewhere")
+    with caplog.at_level("WARNING"):
+        assert [d.id for d in load_documents([folder])] == ["story"]
+    assert "left out 2 link(s) to a folder or to nothing: gone.txt, more" in caplog.text

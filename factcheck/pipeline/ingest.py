@@ -186,13 +186,13 @@ def _folder_files(folder: Path, skip: Path | None = None) -> list[Path]:
     """The folder's files of supported types; the others are named in a warning; hidden ones (as ls) and those
     under ``skip`` left out."""
     skipped = skip.resolve() if skip is not None else None
-    visible = sorted(
-        p
-        for p in folder.rglob("*")
-        if not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        and p.is_file()
-        and not (skipped and p.resolve().is_relative_to(skipped))
-    )
+    entries = [p for p in folder.rglob("*") if not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    visible = sorted(p for p in entries if p.is_file() and not (skipped and p.resolve().is_relative_to(skipped)))
+    # A link to nothing, or to a folder (not searched, so that a link cannot make a loop), is named too.
+    links = sorted(p for p in entries if p.is_symlink() and not p.is_file())
+    if links:
+        names = ", ".join(str(p.relative_to(folder)) for p in links[:5]) + (f" and {len(links) - 5} more" if len(links) > 5 else "")
+        log.warning("%s: left out %d link(s) to a folder or to nothing: %s", folder, len(links), names)
     _warn_left_out(folder, [p for p in visible if p.suffix.lower() not in SUPPORTED_SUFFIXES], relative_to=folder)
     return [p for p in visible if p.suffix.lower() in SUPPORTED_SUFFIXES]
 
