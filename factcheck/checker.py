@@ -272,6 +272,9 @@ class Checker:
         One claim may come in several pairs (a claim with several evidence documents); two different claims may not
         share an id."""
         pairs = list(pairs)
+        for number, pair in enumerate(pairs, start=1):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise TypeError(f"pair {number}: a (claim, document) pair, not {pair!r:.80}")
         claim_list, first_pair = [], {}
         for number, (item, _) in enumerate(pairs, start=1):
             if not isinstance(item, (str, Claim)):

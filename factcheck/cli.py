@@ -473,7 +473,7 @@ def extract(
     from factcheck.checker import Checker
     from factcheck.pipeline.claims import MIN_WORDS, extract_claims
 
-    if _output_format(out, None) != "jsonl":
+    if out is not None and out.suffix.lower() != ".jsonl":
         _fail(f"{out}: extract writes JSON lines; name the output .jsonl")
     try:
         document = Checker._one_document(article)

@@ -230,6 +230,8 @@ def test_one_claim_may_come_with_several_evidence_documents(checker):
     assert (first.document_id, second.document_id) == ("may", "june") and first.claim is second.claim
     with pytest.raises(ValueError, match="pairs 1 and 2 give two different claims the id 'c'"):
         checker.check_pairs([(claim, may), (Claim("Another claim here.", id="c"), june)])
+    with pytest.raises(TypeError, match=r"pair 2: a \(claim, document\) pair, not \('A claim here.',\)"):
+        checker.check_pairs([(claim, may), ("A claim here.",)])
 
 
 def test_importing_the_package_loads_no_model():

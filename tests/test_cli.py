@@ -205,7 +205,8 @@ def test_a_report_that_cannot_be_written_or_would_overwrite_an_input_fails_befor
         (("compare", ferry, ferry, "-o", ferry), "that is an input of this run"),
         (("check", "-c", claims, "-a", ferry, "-o", tmp_path / "missing" / "r.md"), "no folder"),
         (("check", "-c", claims, "-a", ferry, "-o", tmp_path), "a folder; name the report file"),
-        (("extract", ferry, "-o", tmp_path / "claims.xlsx"), "cannot write .xlsx files"),
+        (("extract", ferry, "-o", tmp_path / "claims.xlsx"), "extract writes JSON lines; name the output .jsonl"),
+        (("extract", ferry, "-o", ferry), "extract writes JSON lines; name the output .jsonl"),
     ]
     for args, message in cases:
         started = time.perf_counter()
