@@ -114,7 +114,7 @@ def load_documents(
     files_read: set[Path] = set()
     for item in inputs:
         if isinstance(item, Document):
-            found.append((item, item.path or "a Document passed in"))
+            found.append((item, item.path or "a document given as text"))
         elif not str(item).strip():
             # Path("") is the current folder: an unset shell variable would check whatever lies here.
             raise IngestError("an empty path was given as a source; name a file or folder")
