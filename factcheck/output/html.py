@@ -109,8 +109,9 @@ def _passage(evidence: Evidence, role: str, verdict: str, article: _Article) -> 
         "rule": evidence.rule,
         "mismatches": evidence.mismatches,
         "segments": segments(text, start, end, marks),
-        "cut_before": start > 0,
-        "cut_after": end < len(text),
+        # An ellipsis only where text is left out, not a line break or spaces.
+        "cut_before": bool(text[:start].strip()),
+        "cut_after": bool(text[end:].strip()),
     }
 
 
