@@ -437,6 +437,15 @@ class Batch:
         if out_path.exists() and out_path.stat().st_size and not resume:
             raise BatchError(f"{out_path} already holds results: pass --resume to continue it, or choose another --out")
         self._lock = _lock(out_path) if out_path.exists() else None
+        try:
+            self._plan(resume)
+        except BaseException:
+            self.close()  # a batch refused here does not keep its output locked
+            raise
+
+    def _plan(self, resume: bool) -> None:
+        """What the output holds already, and that it is this jobs file's."""
+        jobs_path, out_path = self.jobs_path, self.out_path
         self.given_ids = {i for _, record in read_jobs(jobs_path) if (i := _given_id(record)) is not None}
         self.done, self.failed_before = read_done(out_path) if resume and out_path.exists() else (Counter(), 0)
         self.already_done = sum(self.done.values())
