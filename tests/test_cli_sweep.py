@@ -188,7 +188,7 @@ def test_jobs_files(folder, content):
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert result.exit_code == (1 if any("error" in r for r in records) else 0)
     for record in records:  # one whole record a job; errors name the jobs file and the line
-        assert "results" in record or record["error"].startswith(f"{jobs}, line {record['line']}: ")
+        assert "results" in record or record["error"].startswith(f"{jobs.name}, line {record['line']}: ")
 
 
 def _unwritable(folder: Path) -> dict[str, Path]:
