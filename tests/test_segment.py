@@ -95,10 +95,16 @@ def test_quote_followed_by_attribution_is_one_sentence():
         ("MOSCOW, January 22. /TASS/. Talks began. More.", "MOSCOW, January 22. /TASS/. Talks began."),
         ("ST. PETERSBURG, June 3. Putin spoke. More.", "ST. PETERSBURG, June 3. Putin spoke."),
         ("KYIV, Ukraine, Feb. 24 (AP) — Blasts were heard. More.", "KYIV, Ukraine, Feb. 24 (AP) — Blasts were heard."),
+        ("PORT ELLIS,\tMarch 4. The ferry opened. More.", "PORT ELLIS,\tMarch 4. The ferry opened."),
     ],
 )
 def test_datelines_stay_with_their_sentence(text, first):
     assert texts(text) == [first, "More."]
+
+
+def test_a_dateline_after_a_lone_carriage_return_stays_with_its_sentence():
+    # Old Mac files end lines with "\r" alone: the dateline still starts a line.
+    assert texts("Ferry opens\rPORT ELLIS, March 4. The ferry opened. More.")[1:] == ["PORT ELLIS, March 4. The ferry opened.", "More."]
 
 
 def test_headline_line_then_dateline_as_trafilatura_gives_them():

@@ -52,9 +52,11 @@ _MONTH = (
 )
 # "WASHINGTON, January 22. /TASS/.", "ST. PETERSBURG, June 3.", "KYIV, Ukraine, Feb. 24 (AP)": a place in
 # capitals at the start of a line, an optional region, a date, an optional agency tag.
+# A line starts after "\n" or a lone "\r" (old Mac files); spaces are any but line breaks (tabs, no-break spaces).
+_SPACE = r"[^\S\r\n]"
 DATELINE = re.compile(
-    rf"^[^\S\r\n]*[A-Z][A-Z.'’\- ]{{0,40}},(?:[^\S\r\n]+[A-Z][\w.'’\- ]{{0,40}},)?"
-    rf"[^\S\r\n]+{_MONTH}[^\S\r\n]+\d{{1,2}}\.?(?:[^\S\r\n]*/[A-Z][\w\- ]{{0,20}}/\.?)?",
+    rf"(?:^|(?<=\r)){_SPACE}*[A-Z](?:[A-Z.'’\-]|{_SPACE}){{0,40}},(?:{_SPACE}+[A-Z](?:[\w.'’\-]|{_SPACE}){{0,40}},)?"
+    rf"{_SPACE}+{_MONTH}{_SPACE}+\d{{1,2}}\.?(?:{_SPACE}*/[A-Z](?:[\w\-]|{_SPACE}){{0,20}}/\.?)?",
     re.MULTILINE,
 )
 
