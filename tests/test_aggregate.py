@@ -192,3 +192,26 @@ def test_thresholds_are_probabilities():
     for arguments in (dict(support=1.5), dict(contradict=-0.1), dict(conflict=float("nan")), dict(support="0.5"), dict(topic=True)):
         with pytest.raises(ValueError, match=f"Thresholds\\({next(iter(arguments))}="):
             Thresholds(**arguments)
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        "A spokesman denied that the company will cut 5,000 jobs.",
+        "Reports that the company will cut 5,000 jobs are untrue, a spokesman said.",
+        "Analysts are divided on whether the company will cut 5,000 jobs.",
+        "The company will cut 5,000 jobs if sales do not recover.",
+    ],
+)
+def test_a_quotation_that_is_denied_doubted_or_conditioned_is_not_verbatim_support(evidence):
+    from factcheck.pipeline.aggregate import _quotation
+
+    assert _quotation("The company will cut 5,000 jobs.", evidence) is None
+    assert _quotation("The company will cut 5,000 jobs.", "Acme said the company will cut 5,000 jobs. No date was given.")
+
+
+def test_a_number_quoted_is_not_the_start_of_a_longer_one():
+    from factcheck.pipeline.aggregate import _quotation
+
+    assert _quotation("The death toll rose to 12.", "The death toll rose to 12,400 on Friday, officials said.") is None
+    assert _quotation("The death toll rose to 12.", "The death toll rose to 12 on Friday.")

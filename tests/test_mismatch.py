@@ -216,3 +216,30 @@ def test_a_place_does_not_clash_with_its_adjective_or_the_region_around_it():
     # Two towns, or two regions, still clash.
     assert find_mismatches("The council met in Geneva.", "The council met in Brussels.")
     assert find_mismatches("The storm caused floods in Texas on Monday.", "The storm caused floods in Florida on Monday.")
+
+
+@pytest.mark.parametrize(
+    "claim, evidence",
+    [
+        ("The storm killed at least 12 people.", "The storm killed 15 people, officials said on Monday."),
+        ("More than 300 people were evacuated from the town.", "Officials said 340 people were evacuated from the town."),
+        ("Fewer than 100 people attended the rally.", "Police estimated that 80 people attended the rally."),
+        ("About 300 people were evacuated.", "312 people were evacuated."),
+        ("The deal is worth $1.5m.", "The deal is worth $1.5 million, according to people familiar with the matter."),
+        ("The company raised £2.5bn from investors.", "The company raised £2.5 billion from investors last year."),
+        ("Profit rose 8% last year.", "Revenue rose 12% last year, and profit rose 8%."),
+        ("The summit opened on March 3.", "Leaders arrived on March 2 and the summit opened the following day."),
+        ("The suspect was arrested on Sunday.", "Police said on Tuesday that the suspect had been arrested."),
+        ("Unemployment rose by 2 percentage points.", "Unemployment rose from 3% to 5% over the year."),
+    ],
+)
+def test_bounds_short_scales_ties_relative_days_report_dates_and_points_are_no_clash(claim, evidence):
+    assert pairs(claim, evidence) == []
+
+
+def test_what_the_evidence_gives_otherwise_still_clashes():
+    assert pairs("The storm killed 12 people.", "The storm killed 15 people, officials said on Monday.") == [("number", "12", "15")]
+    assert pairs("At least 20 people died in the fire.", "Nine people died in the fire.") == [("number", "20", "Nine")]
+    assert pairs("The government will spend £2 billion on hospitals.", "The government will spend £3bn on hospitals.") == [
+        ("number", "2 billion", "3bn")
+    ]

@@ -54,7 +54,14 @@ from pathlib import Path
 
 import numpy as np
 
-from factcheck.pipeline.mismatch import content_coverage, find_mismatches, negated_phrase, negation_clash, shares_topic
+from factcheck.pipeline.mismatch import (
+    NEGATIONS,
+    content_coverage,
+    find_mismatches,
+    negated_phrase,
+    negation_clash,
+    shares_topic,
+)
 from factcheck.results import (
     CONFLICTING,
     CONTRADICTED,
@@ -124,17 +131,37 @@ def unrelated(claim: str, passage: str, similarity: float, thresholds: Threshold
 VERBATIM_MIN_WORDS = 4
 
 
+# Words around a quotation that deny, doubt or condition what it says: "A spokesman denied that the company will cut
+# 5,000 jobs", "Reports that ... are untrue", "whether the bank will raise rates", "If inflation persists, ...".
+_DOUBT = frozenset(
+    "deny denies denied denying untrue false rejected dismissed whether if unless rumour rumours rumor rumors "
+    "alleged allegedly claims doubt doubts doubted unlikely speculation speculated".split()
+)
+
+
 def _quotation(claim: str, text: str) -> re.Match | None:
-    """Where ``text`` quotes the claim word for word (whole words, any spacing and case), if it does."""
+    """Where ``text`` quotes the claim word for word (whole words, any spacing and case, a number not the start of
+    a longer one: "rose to 12" is not "rose to 12,400"), in a sentence that neither denies, doubts nor conditions
+    it: a quotation inside "X denied that ..." says the opposite, and there the NLI model decides."""
     words = claim.replace("’", "'").rstrip(". ").split()
     if len(words) < VERBATIM_MIN_WORDS:
         return None
     pattern = r"\s+".join(re.escape(w).replace("'", "['’]") for w in words)
-    return re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE)
+    quote = re.search(rf"(?<!\w){pattern}(?!\w|[.,]\d)", text, re.IGNORECASE)
+    if quote is None:
+        return None
+    sentence_start = max(text.rfind(mark, 0, quote.start()) for mark in (". ", "! ", "? ", "\n")) + 1
+    ends = [i for i in (text.find(mark, quote.end()) for mark in (". ", "! ", "? ", "\n")) if i >= 0]
+    around = text[sentence_start : quote.start()] + " " + text[quote.end() : min(ends, default=len(text))]
+    words_around = {w.lower() for w in re.findall(r"[\w’']+", around)}
+    if words_around & (NEGATIONS | _DOUBT) or any(w.endswith(("n't", "n’t")) for w in words_around):
+        return None
+    return quote
 
 
 def _only_questions(text: str) -> bool:
-    return text.rstrip().endswith("?") and not re.search(r"[.!]\s", text)
+    # A statement that ends by quoting a question ("… after reporters asked: why did you lie?") is no question.
+    return text.rstrip().endswith("?") and not re.search(r"[.!]\s|[:“\"]", text)
 
 
 def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evidence:

@@ -84,11 +84,29 @@ _DATE_PATTERNS = [
     re.compile(r"\b(?P<weekday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
     re.compile(r"\b(?:in|since|until|by|of) (?P<year>(?:1[89]|20)\d\d)\b"),
 ]
+# The digits are one atomic group: "$1.5m" must not match as "1" once "1.5" is followed by a letter. A short scale
+# stuck to the digits ("£2.5bn", "$1.5m") multiplies them; "m" and "k" only after a currency sign ("1.5m" tall).
 _NUMBER_RE = re.compile(
-    r"(?:(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])|\b(?:" + "|".join(NUMBER_WORDS) + r")\b)"
+    r"(?:(?<![\w.,])(?>\d+(?:[.,]\d+)*)(?:(?P<short>bn|mn|m|k)\b|(?!\w))|\b(?:" + "|".join(NUMBER_WORDS) + r")\b)"
     r"(?: (?P<scale>" + "|".join(SCALES) + r")\b)?",
     re.IGNORECASE,
 )
+SHORT_SCALES = {"bn": 1e9, "mn": 1e6, "m": 1e6, "k": 1e3}
+# Words before a number that make it a bound or an estimate, not an exact count: "at least 12" is not
+# contradicted by 15, nor "fewer than 100" by 80, nor "about 300" by 312.
+_BOUND_BEFORE = re.compile(
+    r"\b(?P<bound>at least|more than|over|upwards of|in excess of|no fewer than|no less than|"
+    r"fewer than|less than|under|below|up to|as many as|as much as|no more than|"
+    r"nearly|almost|about|around|roughly|approximately|some|an estimated|estimated|close to)"
+    r"\s+(?:[$€£¥]\s*)?$",
+    re.IGNORECASE,
+)
+_BOUND_KIND = {
+    "at least": "min", "more than": "min", "over": "min", "upwards of": "min", "in excess of": "min",
+    "no fewer than": "min", "no less than": "min",
+    "fewer than": "max", "less than": "max", "under": "max", "below": "max", "up to": "max", "as many as": "max",
+    "as much as": "max", "no more than": "max",
+}  # fmt: skip
 _TOKEN_RE = re.compile(r"\w[\w'’]*")
 _ABBREVIATION = r"(?:[A-Z]\.){2,}"  # "U.S.", "U.K."
 # A content word: an abbreviation with dots is one word, not two letters.
@@ -154,6 +172,8 @@ class Value:
     # What a value may be a rival of: the unit of a number ("passengers", "euro"; None without one), or the type
     # of a place or name ("country", "place", "person:mayor", "organisation:party"; None when unknown).
     type: str | None = None
+    # A number's bound: "min" (at least, more than), "max" (up to, fewer than), "about" (nearly, some); None if exact.
+    bound: str | None = None
 
 
 @dataclass
@@ -203,6 +223,7 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
         if any(d.start <= m.start() < d.end for d in dates):
             continue
         word = m.group().lower().split(" ")[0]
+        word = word[: len(word) - len(m.group("short") or "")]  # "2.5bn" -> "2.5"
         if word in NUMBER_WORDS:
             number = float(NUMBER_WORDS[word])
         else:
@@ -211,9 +232,26 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
                 number = float(word.replace(",", "")) if re.fullmatch(r"\d{1,3}(,\d{3})+", word) else float(word.replace(",", "."))
             except ValueError:
                 continue
+        short = (m.group("short") or "").lower()
+        currency = text[max(0, m.start() - 1) : m.start()] in CURRENCY_SIGNS
+        if short and (short in ("bn", "mn") or currency):
+            number *= SHORT_SCALES[short]
+        elif short:
+            continue  # "1.5m tall", "5k run": a unit stuck to the number, not a count
         if m.group("scale"):
             number *= SCALES[m.group("scale").lower()]
-        values.append(Value("number", m.start(), m.end(), m.group(), (number,), type=_unit(text, m.start(), m.end())))
+        bound = _BOUND_BEFORE.search(text, max(0, m.start() - 24), m.start())
+        values.append(
+            Value(
+                "number",
+                m.start(),
+                m.end(),
+                m.group(),
+                (number,),
+                type=_unit(text, m.start(), m.end()),
+                bound=_BOUND_KIND.get(bound.group("bound").lower(), "about") if bound else None,
+            )
+        )
     return values
 
 
@@ -233,8 +271,10 @@ def _unit(text: str, start: int, end: int) -> str | None:
     m = _UNIT_AFTER.match(text, end)
     if m:
         word = m.group(1).lower()
-        if word == "%" or word.startswith("per"):
+        if word == "%" or re.fullmatch(r"per ?cent", word):
             return "percent"
+        if word == "percentage":  # "2 percentage points" is no share: 3% -> 5% is a rise of 2 points
+            return "percentage point" if re.match(r"\s+points?\b", text[m.end() :]) else "percent"
         if word not in STOP_WORDS and word not in NEGATIONS:
             return _stemmer().stemWord(word)
     # Only the few characters before the number are searched: the whole text before it would make a long
@@ -400,8 +440,22 @@ def _compatible(a: Value, b: Value) -> bool:
         # News rounds: "$4,999" is reported as "$5,000" and "499 dollars" as "500". Whole numbers under 100
         # differ by more than the tolerance: there nothing rounds.
         x, y = a.normal[0], b.normal[0]
+        if a.bound or b.bound:
+            return _within_bounds(a, y) or _within_bounds(b, x) or (a.bound is not None and b.bound is not None)
         return abs(x - y) <= NUMBER_TOLERANCE * max(abs(x), abs(y)) or _rounded(x, y) or _rounded(y, x)
     return a.normal == b.normal
+
+
+def _within_bounds(bounded: Value, other: float) -> bool:
+    """Whether ``other`` is a value ``bounded`` allows: at least / at most it, or about it (within 15%)."""
+    x = bounded.normal[0]
+    if bounded.bound == "min":
+        return other >= x
+    if bounded.bound == "max":
+        return other <= x
+    if bounded.bound == "about":
+        return abs(other - x) <= ESTIMATE_TOLERANCE * max(abs(x), abs(other))
+    return False
 
 
 def _rounded(value: float, rounded: float) -> bool:
@@ -466,6 +520,7 @@ _ANCHOR_DECAY = 48.0
 MIN_ANCHOR_COVERAGE = 0.5
 NUMBER_TOLERANCE = 0.01
 ROUNDING_TOLERANCE = 0.1
+ESTIMATE_TOLERANCE = 0.15
 AMBIGUOUS_PULL = 0.8
 
 
@@ -536,16 +591,32 @@ def _positions(text: str) -> dict[str, list[int]]:
     return positions
 
 
+def _best_clauses(anchors: Iterable[str], positions: dict[str, list[int]], text: str) -> list[tuple[int, int]]:
+    """The clauses of ``text`` holding most of the anchor words (the ones about what the claim is about), first
+    first; several when they hold as many."""
+    anchors = list(anchors)
+    clauses = _clauses(text)
+    held = [sum(any(c[0] <= p < c[1] for p in positions.get(a, ())) for a in anchors) for c in clauses]
+    return [c for c, n in zip(clauses, held) if n == max(held)]
+
+
 def _best_clause(anchors: Iterable[str], positions: dict[str, list[int]], text: str) -> tuple[int, int]:
     """The clause of ``text`` holding most of the anchor words: the one about what the claim is about."""
-    return max(_clauses(text), key=lambda c: sum(any(c[0] <= p < c[1] for p in positions.get(a, ())) for a in anchors))
+    return _best_clauses(anchors, positions, text)[0]
 
 
 # A clause that dates its own event ("will open next year") gives no room for a date of another clause.
 _RELATIVE_TIME = re.compile(
-    r"\b(?:(?:next|last|this|coming|past|previous|following) "
-    r"(?:year|month|week|decade|season|spring|summer|autumn|fall|winter)|yesterday|today|tomorrow|tonight|recently|soon)\b",
+    r"\b(?:(?:next|last|this|coming|past|previous|following|same) "
+    r"(?:year|month|week|decade|season|spring|summer|autumn|fall|winter|day|night|morning|evening)"
+    r"|(?:a|one|two|three|four|five|six|seven|\d+) (?:day|week|month|year)s? (?:later|earlier|before|after)"
+    r"|the day (?:before|after)|yesterday|today|tomorrow|tonight|recently|soon)\b",
     re.IGNORECASE,
+)
+# A date right after a reporting verb is when something was said, not when it happened: "Police said on Tuesday
+# that the suspect had been arrested" gives no date of the arrest.
+_REPORTED_ON = re.compile(
+    r"\b(?:said|says|announced|reported|confirmed|stated|told [\w ]{1,24}?)(?: late| early)?(?: on)?\s+$", re.IGNORECASE
 )
 
 
@@ -559,7 +630,9 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
     claim_values = extract_values(claim)
     if not claim_values:
         return []
-    evidence_values = extract_values(evidence)
+    evidence_values = [
+        v for v in extract_values(evidence) if not (v.kind == "date" and _REPORTED_ON.search(evidence, max(0, v.start - 40), v.start))
+    ]
     claim_tokens = _content_tokens(claim)
     evidence_positions = _positions(evidence)
 
@@ -580,9 +653,12 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
         # The clause is chosen by the claim's own value too: of two clauses equally about the claim's subject
         # ("cost 48 million", "paid 30 million"), the one giving the same value is the one it refers to.
         value_stems = [stem for stem, start, _ in claim_tokens if value.start <= start < value.end]
-        clause_start, clause_end = _best_clause(found + value_stems, evidence_positions, evidence)
+        best = _best_clauses(found + value_stems, evidence_positions, evidence)
+        clause_start, clause_end = best[0]
         in_clause = [v for v in evidence_values if clause_start <= v.start < clause_end]
-        if any(_same_kind(value, v) and _compatible(value, v) for v in in_clause):
+        # Two clauses as much about the claim ("Revenue rose 12% last year, and profit rose 8%"): the claim's value
+        # in either is no clash.
+        if any(_same_kind(value, v) and _compatible(value, v) for v in evidence_values if any(a <= v.start < b for a, b in best)):
             continue
         scope = in_clause
         rivals = _rivals(value, scope, claim)
