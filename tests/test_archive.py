@@ -138,6 +138,10 @@ def test_an_archive_inside_the_folder_it_indexes_never_reads_its_own_files(tmp_p
     archive = Archive(tmp_path / "news" / "archive")
     assert len(archive.add([tmp_path / "news"]).added) == 2
     assert len(archive.add([tmp_path / "news"]).unchanged) == 2
+    # A pattern that reaches into the archive's folder (its search files are .json) reads none of them either.
+    (tmp_path / "news" / "feed.json").write_text('{"text": "The ferry terminal opened on Monday, the harbour said."}')
+    assert len(archive.add([str(tmp_path / "news" / "**" / "*.json")]).added) == 1
+    assert len(archive.add([str(tmp_path / "news" / "**" / "*.json")]).unchanged) == 1
 
 
 def test_an_archive_opened_in_one_thread_checks_in_another_and_says_when_it_is_closed(tmp_path, checker):

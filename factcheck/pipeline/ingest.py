@@ -168,7 +168,10 @@ def _expand(item: str | Path, skip: Path | None = None) -> list[Path]:
     pattern = str(item)
     if any(c in pattern for c in "*?["):
         files, others = [], []
+        skipped = skip.resolve() if skip is not None else None
         for match in map(Path, sorted(glob.glob(pattern, recursive=True))):
+            if skipped and match.resolve().is_relative_to(skipped):
+                continue  # an archive's own files, where the pattern reaches into its folder
             if match.is_dir():
                 files.extend(_folder_files(match, skip))
             elif match.suffix.lower() in SUPPORTED_SUFFIXES:
