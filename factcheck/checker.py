@@ -14,6 +14,7 @@ that the "unrelated" rule rules out are not sent to the model at all.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import cached_property
@@ -228,13 +229,20 @@ class Checker:
             raise ValueError(f"top_documents={top_documents!r}: a number of documents (1 or more), or None for all")
         archive.check_retriever(self.retriever)
         texts = [c.text for c in claims]
-        related = archive.related(texts, self.retriever.embed_claims(texts), top_documents, self.thresholds)
+        # The documents left out (the article's copies, a claim's own article) must not use up a claim's
+        # ``top_documents``: they are taken out of the ranking first, and the claim's own article, which only its
+        # text can tell, is read one beyond them.
+        related = [
+            [doc_id for doc_id in ids if doc_id not in leave_out]
+            for ids in archive.related(texts, self.retriever.embed_claims(texts), None, self.thresholds)
+        ]
+        if top_documents is not None:
+            related = [ids[: top_documents + (claims[i].document_id in ids)] for i, ids in enumerate(related)]
         rank = {(i, doc_id): r for i, ids in enumerate(related) for r, doc_id in enumerate(ids)}
         claims_of: dict[str, list[int]] = {}
         for i, ids in enumerate(related):
             for doc_id in ids:
-                if doc_id not in leave_out:
-                    claims_of.setdefault(doc_id, []).append(i)
+                claims_of.setdefault(doc_id, []).append(i)
         jobs, documents = [], []
         ids = list(claims_of)
         for start in range(0, len(ids), self.retriever.cache_size):
@@ -244,6 +252,14 @@ class Checker:
                 found = self.retriever.search([texts[i] for i in members], document)
                 jobs.extend((i, claims[i], document, candidates) for i, candidates in zip(members, found))
         jobs.sort(key=lambda job: (job[0], rank[job[0], job[2].id]))
+        if top_documents is not None:  # the one read beyond them, where the claim's own article was not among them
+            per_claim: Counter = Counter()
+            kept = []
+            for job in jobs:
+                per_claim[job[0]] += 1
+                if per_claim[job[0]] <= top_documents:
+                    kept.append(job)
+            jobs = kept
         return _dated(self._judge([job[1:] for job in jobs]), documents)
 
     @classmethod

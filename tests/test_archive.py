@@ -365,3 +365,27 @@ def test_the_ray_build_stores_what_the_local_build_stores(tmp_path):
     # An actor runs its encoder on one thread, this process on all: the last bits of an embedding differ.
     vectors = [np.stack([np.frombuffer(row[7], np.float32) for row in rows]) for rows in (local, remote)]
     assert np.allclose(*vectors, atol=2e-2)
+
+
+def test_the_articles_own_copies_never_use_up_the_top_documents(tmp_path, checker):
+    texts = {
+        "news/story.txt": "The new ferry terminal of Port Ellis opened on Monday. The terminal cost 48 million euros to build.",
+        "copy/again.txt": "The new ferry terminal of Port Ellis opened on Monday. The terminal cost 48 million euros to build.",
+        "news/late.txt": "The ferry terminal of Port Ellis opened on Monday, two weeks later than planned.",
+        "news/cost.txt": "The ferry terminal of Port Ellis cost 84 million euros, the harbour authority said.",
+    }
+    for name, text in texts.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    article = tmp_path / "news" / "story.txt"
+    archive = Archive(tmp_path / "archive")
+    archive.add([tmp_path / "news", tmp_path / "copy"])
+    everything = checker.check_claims_of(article, archive, top_documents=None)
+    one = checker.check_claims_of(article, archive, top_documents=1)
+    sources = {r.document_id for r in everything.results}
+    assert sources == {"late", "cost"}
+    # Each claim gets its best other source, as with all of them ranked, not a copy of its own article.
+    best = {}
+    for r in everything.results:
+        best.setdefault(r.claim.id, r.document_id)
+    assert {r.claim.id: r.document_id for r in one.results} == best
