@@ -389,3 +389,26 @@ def test_the_articles_own_copies_never_use_up_the_top_documents(tmp_path, checke
     for r in everything.results:
         best.setdefault(r.claim.id, r.document_id)
     assert {r.claim.id: r.document_id for r in one.results} == best
+
+
+@pytest.mark.parametrize("damage", ["remove BM25 files", "empty vectors", "corrupt ids"])
+def test_damaged_search_files_are_made_again_from_the_database(tmp_path, checker, damage):
+    write_articles(tmp_path / "news", 3)
+    archive = Archive(tmp_path / "archive")
+    archive.add([tmp_path / "news"])
+    before = checker.check(["The new library of town 1 opened on day 2."], archive).to_dict()
+    archive.close()
+    (current,) = [p for p in (tmp_path / "archive").glob("search-*/*") if p.name.isdigit()]
+    if damage == "remove BM25 files":
+        for path in (current / "bm25").iterdir():
+            path.unlink()
+    elif damage == "empty vectors":
+        next(current.rglob("vectors.npy")).write_bytes(b"")
+    else:
+        (current / "ids.json").write_text("{not json")
+    stale = current.parent / ".build-left-by-a-kill"
+    stale.mkdir()
+    os.utime(stale, (0, 0))
+    reopened = Archive(tmp_path / "archive", create=False)
+    assert checker.check(["The new library of town 1 opened on day 2."], reopened).to_dict() == before
+    assert not stale.exists()

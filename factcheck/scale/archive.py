@@ -78,6 +78,8 @@ DATABASE = "archive.sqlite"
 SEARCH_FOLDER = "search-2"
 # 2: a window's embedding is the mean of its sentences' (retrieve.embed_passages), not its own encoding.
 FORMAT = "factcheck-archive-2"
+# A search build (a hidden .build-* folder) this old was stopped half way by a kill; a running one is younger.
+STALE_BUILD_SECONDS = 3600
 # Documents embedded in one encoder call: the encoder batches passages of similar length across them (see
 # Retriever.indexes), and a kill loses at most this many documents' embeddings.
 DOCUMENTS_PER_BATCH = 64
@@ -644,7 +646,11 @@ class Archive:
         return int(self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
     def refresh(self) -> _Search:
-        """The search over the whole archive as it is now, rebuilt from SQLite if it is stale."""
+        """The search over the whole archive as it is now, rebuilt from SQLite if it is stale or its files are damaged
+        (a partial copy, a full disk): they are made from the archive's database, which holds everything."""
+        return self._refresh(rebuilt=False)
+
+    def _refresh(self, *, rebuilt: bool) -> _Search:
         generation = self.generation()
         if self._search is not None and self._search_generation == generation:
             return self._search
@@ -677,11 +683,19 @@ class Archive:
             del rows
         try:
             self._search, self._search_generation = _Search(current), generation
-        except FileNotFoundError:  # a writer has moved on and removed this generation meanwhile
-            return self.refresh()
+        except (OSError, ValueError, EOFError) as error:
+            if self.generation() != generation:  # a writer has moved on and removed this generation meanwhile
+                return self._refresh(rebuilt=rebuilt)
+            if rebuilt:
+                raise ArchiveError(f"{current}: the archive's search files cannot be read, even rebuilt ({error})") from None
+            shutil.rmtree(current, ignore_errors=True)  # damaged: made again from the database
+            return self._refresh(rebuilt=True)
         shutil.rmtree(self.path / "search", ignore_errors=True)  # an older version's search files (SEARCH_FOLDER)
         for old in folder.iterdir():  # earlier generations; a reader that has one open keeps its mapped files
             if old.name != str(generation) and not old.name.startswith(".") and old.name.isdigit() and int(old.name) < generation:
+                shutil.rmtree(old, ignore_errors=True)
+            # A build a kill stopped half way; one still running is younger than an hour.
+            elif old.name.startswith(".build-") and time.time() - old.stat().st_mtime > STALE_BUILD_SECONDS:
                 shutil.rmtree(old, ignore_errors=True)
         return self._search
 
