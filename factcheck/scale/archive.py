@@ -442,11 +442,25 @@ class Archive:
         documents = load_documents(inputs, skip=self.path)
         summary, todo = AddSummary(), []
         for document in self._archive_ids(documents):
-            stored = self._db.execute("SELECT sha256 FROM documents WHERE id = ?", (document.id,)).fetchone()
-            if stored and stored[0] == sha256(document.text):
-                summary.unchanged.append(document.id)
-            else:
+            stored = self._db.execute(
+                "SELECT sha256, title, date, source, url FROM documents WHERE id = ?", (document.id,)
+            ).fetchone()
+            if not stored or stored[0] != sha256(document.text):
                 todo.append(document)
+                continue
+            about = (document.title, document.date, document.source, document.url)
+            if tuple(stored[1:]) == about:
+                summary.unchanged.append(document.id)
+                continue
+            # The same text with another date, title, source or url (a corrected feed record): the text's passages
+            # and embeddings stand, what is said about it is replaced.
+            with self._transaction():
+                self._db.execute(
+                    "UPDATE documents SET title = ?, date = ?, source = ?, url = ?, path = ? WHERE id = ?",
+                    (*about, document.path, document.id),
+                )
+                self._changed()
+            summary.replaced.append(document.id)
         batches = [todo[i : i + documents_per_batch] for i in range(0, len(todo), documents_per_batch)]
         if engine == "ray":
             from factcheck.scale.ray_engine import prepare_on_ray
