@@ -117,3 +117,21 @@ def test_csv_keeps_offsets_whole_and_writes_no_formula_a_spreadsheet_would_run()
     table = pd.read_csv(io.StringIO(render(Report([found, silent]), "csv")))
     assert table.loc[0, "claim"] == "'=1+2 the council met" and table.loc[0, "claim_id"].startswith("'=HYPERLINK")
     assert ",10,30," in render(Report([found, silent]), "csv")  # not 10.0, 30.0: offsets slice the text
+
+
+def test_a_report_into_a_pipe_or_device_writes_into_it_and_never_replaces_it(tmp_path):
+    import os
+    import stat
+    import threading
+
+    from factcheck.output.formats import write_atomically
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text(encoding="utf-8")))
+    reader.start()
+    write_atomically(pipe, "a report\n")
+    reader.join(timeout=10)
+    assert received == ["a report\n"]
+    assert stat.S_ISFIFO(pipe.stat().st_mode)  # renaming a file onto it (as onto /dev/null) made it a plain file

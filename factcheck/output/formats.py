@@ -46,8 +46,13 @@ def format_for(path: str | None, default: str = "jsonl") -> str:
 
 def write_atomically(path: Path, text: str) -> None:
     """``text`` as the whole of ``path``, or ``path`` untouched: a full disk or a Ctrl-C mid-write never leaves a
-    half-written report where the user expects a whole one."""
+    half-written report where the user expects a whole one. A device or a pipe (``-o /dev/stdout``, ``/dev/null``) is
+    written into, never replaced: renaming a file onto /dev/null made it a plain file, for every program after."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
     handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False)
     try:
         with handle:
