@@ -199,17 +199,17 @@ class Checker:
         top_documents: int | None = 20,
     ) -> Report:
         """The check-worthy claims of ``article`` (``extract``) against ``sources``, never against the article itself:
-        a source with the article's very text (the same file again, a copy under another name) is left out. Every
-        other source is checked, also one that has the article's id (an older version of a file of the same name):
-        the article is then named by more of its path (``nyt/article``) or, lacking one, ``<id> (article)``, and
-        its claims with it."""
+        a source with the article's very text (the same file again, a copy under another name, also with one more
+        line break at its end) is left out. Every other source is checked, also one that has the article's id (an
+        older version of a file of the same name): the article is then named by more of its path (``nyt/article``)
+        or, lacking one, ``<id> (article)``, and its claims with it."""
         document = self._one_document(article)
         if isinstance(sources, Archive):
             copies = set(sources.ids_of(document.text))
             held = sources.__contains__
         else:
             documents = load_documents(sources)
-            copies = {d.id for d in documents if d.text == document.text}
+            copies = {d.id for d in documents if d.text.strip() == document.text.strip()}  # as Archive.ids_of
             others = [d for d in documents if d.id not in copies]
             held = {d.id for d in others}.__contains__
         if document.id not in copies and held(document.id):

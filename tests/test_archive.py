@@ -378,6 +378,7 @@ def test_the_articles_own_copies_never_use_up_the_top_documents(tmp_path, checke
         "news/late.txt": "The ferry terminal of Port Ellis opened on Monday, two weeks later than planned.",
         "news/cost.txt": "The ferry terminal of Port Ellis cost 84 million euros, the harbour authority said.",
     }
+    texts["copy/saved-again.txt"] = texts["news/story.txt"] + "\n\n"  # the same article, one more line break
     for name, text in texts.items():
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(text, encoding="utf-8")
@@ -388,6 +389,8 @@ def test_the_articles_own_copies_never_use_up_the_top_documents(tmp_path, checke
     one = checker.check_claims_of(article, archive, top_documents=1)
     sources = {r.document_id for r in everything.results}
     assert sources == {"late", "cost"}
+    files = checker.check_claims_of(article, [tmp_path / "news", tmp_path / "copy"])
+    assert {r.document_id for r in files.results} == {"late", "cost"}
     # Each claim gets its best other source, as with all of them ranked, not a copy of its own article.
     best = {}
     for r in everything.results:

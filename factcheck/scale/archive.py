@@ -330,6 +330,11 @@ class Archive:
             meta = dict(self._db.execute("SELECT key, value FROM meta"))
         except sqlite3.DatabaseError as error:
             self.close()
+            if not os.access(self.path, os.W_OK) or not os.access(database, os.W_OK):
+                raise ArchiveError(
+                    f"{self.path}: the archive is read-only here; factcheck writes to it even to check claims (the "
+                    "database's journal, the search files made from it): copy it somewhere writable"
+                ) from None
             raise ArchiveError(f"{self.path}: not an archive ({DATABASE}: {error})") from None
         if not meta:
             model = _model_folder(self.embedder)
@@ -583,8 +588,13 @@ class Archive:
         return self._db.execute("SELECT 1 FROM documents WHERE id = ?", (document_id,)).fetchone() is not None
 
     def ids_of(self, text: str) -> list[str]:
-        """The ids of the documents holding exactly this text (one file, or copies of it under other names)."""
-        return [row[0] for row in self._db.execute("SELECT id FROM documents WHERE sha256 = ? ORDER BY key", (sha256(text),))]
+        """The ids of the documents holding this text (one file, or copies of it under other names), also with other
+        space or line breaks around it: a copy saved with one more newline at its end is the same article."""
+        core = text.strip()
+        variants = {text, core, core + "\n", core + "\n\n", core + "\r\n"}
+        hashes = [sha256(v) for v in variants]
+        marks = ", ".join("?" * len(hashes))
+        return [row[0] for row in self._db.execute(f"SELECT id FROM documents WHERE sha256 IN ({marks}) ORDER BY key", hashes)]
 
     def documents(self, ids: Iterable[str]) -> list[Document]:
         ids = list(ids)
