@@ -166,3 +166,12 @@ def test_predict_refuses_what_is_not_a_list_of_pairs(nli_model, pairs, message):
     # A lone pair or a list of strings was scored as pairs of characters: probabilities near uniform, no error.
     with pytest.raises(TypeError, match=re.escape(message)):
         nli_model.predict(pairs)
+
+
+def test_loading_a_model_draws_no_progress_bar_and_leaves_the_setting_as_it_was(capfd):
+    from transformers.utils import logging as transformers_logging
+
+    was = transformers_logging.is_progress_bar_enabled()
+    NLIModel(backend="torch")
+    assert "Loading weights" not in capfd.readouterr().err
+    assert transformers_logging.is_progress_bar_enabled() == was

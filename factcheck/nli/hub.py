@@ -1,4 +1,4 @@
-"""Whether the Hugging Face hub can be reached, asked once, before a hub name is loaded.
+"""Loading models: whether the Hugging Face hub can be reached, asked once, before a hub name is loaded.
 
 huggingface_hub retries a request that fails to connect five times, 1 to 8 seconds apart: on a machine without
 a network a mistyped or uncached model name printed ten retry lines and took 30 seconds to fail. A host name
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import contextmanager
 from functools import lru_cache
 from urllib.parse import urlparse
 
@@ -29,3 +30,18 @@ def hub_unreachable() -> bool:
     except (socket.gaierror, UnicodeError):
         return True
     return False
+
+
+@contextmanager
+def quiet_loading():
+    """transformers' "Loading weights" bar off while a model loads from disk (a fraction of a second for ours, and
+    a bar on every ``Checker()`` of a script or notebook); downloads keep huggingface_hub's own bars."""
+    from transformers.utils import logging as transformers_logging
+
+    shown = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            transformers_logging.enable_progress_bar()

@@ -26,7 +26,7 @@ import numpy as np
 
 from factcheck.nli.backends import resolve_backend
 from factcheck.nli.data import LABELS
-from factcheck.nli.hub import UNREACHABLE, hub_unreachable
+from factcheck.nli.hub import UNREACHABLE, hub_unreachable, quiet_loading
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +181,10 @@ class NLIModel:
             from transformers import AutoModelForSequenceClassification
 
             dtype = torch.bfloat16 if backend == "torch-bf16" else torch.float32
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                self.name_or_path, dtype=dtype, local_files_only=offline
-            )
+            with quiet_loading():
+                self.model = AutoModelForSequenceClassification.from_pretrained(
+                    self.name_or_path, dtype=dtype, local_files_only=offline
+                )
             self.model.to(self.device).eval()
             self._run = self._run_torch
         else:

@@ -91,12 +91,13 @@ class Embedder:
         import torch
 
         from factcheck.nli.backends import resolve_backend
-        from factcheck.nli.hub import UNREACHABLE, hub_unreachable
+        from factcheck.nli.hub import UNREACHABLE, hub_unreachable, quiet_loading
 
         dtype = torch.bfloat16 if resolve_backend(self.backend, self.device) == "torch-bf16" else torch.float32
         offline = not Path(str(name)).is_dir() and hub_unreachable()
         try:
-            return SentenceTransformer(str(name), device=self.device, model_kwargs={"dtype": dtype}, local_files_only=offline)
+            with quiet_loading():
+                return SentenceTransformer(str(name), device=self.device, model_kwargs={"dtype": dtype}, local_files_only=offline)
         except OSError:
             if not offline:
                 raise
