@@ -232,9 +232,10 @@ class Checker:
         # The documents left out (the article's copies, a claim's own article) must not use up a claim's
         # ``top_documents``: they are taken out of the ranking first, and the claim's own article, which only its
         # text can tell, is read one beyond them.
+        wanted = None if top_documents is None else top_documents + len(leave_out) + 1
         related = [
             [doc_id for doc_id in ids if doc_id not in leave_out]
-            for ids in archive.related(texts, self.retriever.embed_claims(texts), None, self.thresholds)
+            for ids in archive.related(texts, self.retriever.embed_claims(texts), wanted, self.thresholds)
         ]
         if top_documents is not None:
             related = [ids[: top_documents + (claims[i].document_id in ids)] for i, ids in enumerate(related)]

@@ -8,7 +8,6 @@ only (``local_files_only``): at once when cached, else an error that says why.
 
 from __future__ import annotations
 
-import os
 import socket
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,7 +23,7 @@ def hub_unreachable() -> bool:
 
     if constants.HF_HUB_OFFLINE:
         return True
-    host = urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).hostname
+    host = urlparse(constants.ENDPOINT).hostname  # HF_ENDPOINT, where set
     try:
         socket.getaddrinfo(host, 443)
     except (socket.gaierror, UnicodeError):

@@ -228,11 +228,16 @@ def _csv_claims(text: str, source: str, delimiter: str) -> list[Claim]:
         rows.append((where, {key: value for key, value in row.items() if key != "id" or (value or "").strip()}))
     if not rows:
         raise ClaimInputError(f"{source}: no claims")
-    given = given_claim_ids([row for _, row in rows])
+    return _claims_of_records(rows, source)
+
+
+def _claims_of_records(records: list[tuple[str, object]], source: str) -> list[Claim]:
+    """The claims of a file's records, each (where, record); an error names the record, or the file for ids."""
+    given = given_claim_ids([record for _, record in records])
     claims = []
-    for number, (where, row) in enumerate(rows, start=1):
+    for number, (where, record) in enumerate(records, start=1):
         try:
-            claims.append(claim_from_record(row, number, given))
+            claims.append(claim_from_record(record, number, given))
         except ValueError as error:
             raise ClaimInputError(f"{where}: {error}") from None
     try:
@@ -264,15 +269,4 @@ def parse_claims(text: str, source: str) -> list[Claim]:
                     "not JSON); make every line a JSON record, in a .jsonl file"
                 )
         return as_claims(Claim(line.strip(), id=f"claim-{n}") for n, line in lines)
-    claims = []
-    records = json_lines(text, source, ClaimInputError)
-    given = given_claim_ids([record for _, record in records])
-    for number, (where, record) in enumerate(records, start=1):
-        try:
-            claims.append(claim_from_record(record, number, given))
-        except ValueError as error:
-            raise ClaimInputError(f"{where}: {error}") from None
-    try:
-        return as_claims(claims)
-    except ValueError as error:
-        raise ClaimInputError(f"{source}: {error}") from error
+    return _claims_of_records(json_lines(text, source, ClaimInputError), source)

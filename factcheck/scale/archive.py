@@ -265,14 +265,12 @@ class _Search:
             ranks = np.empty(len(scores), dtype=np.int64)
             ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
             fused += 1.0 / (RRF_K + ranks)
-        documents: list[str] = []
+        documents: dict[str, None] = {}  # a document by its best passage, in order
         for passage in passages[np.argsort(-fused, kind="stable")].tolist():
-            doc_id = self.document_ids[self.document_of[passage]]
-            if doc_id not in documents:
-                documents.append(doc_id)
-                if len(documents) == top_k:
-                    break
-        return documents
+            documents.setdefault(self.document_ids[self.document_of[passage]])
+            if len(documents) == top_k:
+                break
+        return list(documents)
 
     def _stems_held(self, claim_stems: frozenset[str]) -> np.ndarray:
         """For each passage, how many of the claim's content stems it holds."""
