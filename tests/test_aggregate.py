@@ -105,10 +105,19 @@ def test_a_date_mismatch_turns_entailment_into_contradiction():
 
 def test_negation_decides_only_where_the_model_is_unsure():
     text = "At the same time, the document will not contain any commitments regarding NATO."
-    unsure = apply_rules(CLAIM.text, evidence(text, 0.45, 0.2, 0.35), Thresholds())
+    unsure = apply_rules(CLAIM.text, evidence(text, 0.35, 0.2, 0.45), Thresholds())
     assert unsure.rule == "negation" and unsure.key_span.text == "will not contain"
     sure = apply_rules(CLAIM.text, evidence(text, 0.9, 0.05, 0.05), Thresholds())
     assert sure.rule is None and strengths(sure) == (0.9, 0.05)
+
+
+def test_negation_never_overturns_a_model_leaning_towards_entailment():
+    # "did not lay off any workers" says what "avoided layoffs" says; the model, unsure, leans that way.
+    claim = "The company avoided layoffs last year."
+    text = "The company did not lay off any workers last year."
+    leaning = apply_rules(claim, evidence(text, 0.58, 0.1, 0.32), Thresholds())
+    assert leaning.rule is None and strengths(leaning) == (0.58, 0.32)
+    assert decide(Claim(claim, id="c1"), "doc", [leaning], HAND).verdict != "contradicted"
 
 
 def test_a_passage_about_something_else_neither_supports_nor_contradicts():
