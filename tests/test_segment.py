@@ -137,6 +137,21 @@ def test_characters_pysbd_drops_are_kept():
     assert texts("Item 1. ?!\nThen it ended.") == ["Item 1.", "?!\nThen it ended."]
 
 
+def test_a_doubled_full_stop_is_not_a_sentence_of_its_own():
+    # pysbd cut the second "." off as a sentence: a passage of one character, checked against every claim.
+    assert texts("Police raced to seal off the building..\n\nThe next day it reopened.") == [
+        "Police raced to seal off the building..",
+        "The next day it reopened.",
+    ]
+
+
+def test_sentences_pysbd_would_cut_are_still_cut():
+    # The splitter hands pysbd only what it could cut: quotations, list items and inner punctuation still go to it.
+    assert texts("He listed a) the vote b) the budget") == ["He listed", "a) the vote", "b) the budget"]
+    assert texts("'A disaster' Officials said so. Then they left") == ["'A disaster'", "Officials said so.", "Then they left"]
+    assert texts("Rain fell? Yes! It did.") == ["Rain fell?", "Yes!", "It did."]
+
+
 def test_offsets_stay_exact_when_the_splitter_edits_sentences(monkeypatch):
     class Editing:  # pysbd's processor, which the splitter asks for its sentences
         def processor(self, text):
