@@ -264,10 +264,11 @@ class Checker:
         return _dated(self._judge([job[1:] for job in jobs]), documents)
 
     @classmethod
-    def comparison_pair(cls, a: DocumentLike, b: DocumentLike) -> tuple[Document, Document]:
+    def comparison_pair(cls, a: DocumentLike, b: DocumentLike, *, encoding: str | None = None) -> tuple[Document, Document]:
         """The two documents of a comparison, one from each argument, with ids that tell them apart. The same file
-        twice is a fair question (the answer: everything agrees): the second copy is "<id> (again)"."""
-        doc_a, doc_b = cls._one_document(a), cls._one_document(b)
+        twice is a fair question (the answer: everything agrees): the second copy is "<id> (again)". ``encoding``
+        is the files', as ``load_documents`` takes it."""
+        doc_a, doc_b = cls._one_document(a, encoding), cls._one_document(b, encoding)
         if doc_b.id != doc_a.id:
             return doc_a, doc_b
         paths = [Path(d.path).resolve().with_suffix("") if d.path else None for d in (doc_a, doc_b)]
@@ -324,8 +325,8 @@ class Checker:
             yield group
 
     @staticmethod
-    def _one_document(document: DocumentLike) -> Document:
-        found = load_documents(document)
+    def _one_document(document: DocumentLike, encoding: str | None = None) -> Document:
+        found = load_documents(document, encoding=encoding)
         if len(found) != 1:
             raise ValueError(f"{document}: one document expected here, this gives {len(found)}")
         return found[0]

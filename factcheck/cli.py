@@ -30,6 +30,29 @@ ThreadsOption = Annotated[
 ]
 
 
+def _known_encoding(encoding: str | None) -> str | None:
+    """An unknown --encoding is an error before anything is read."""
+    from factcheck.pipeline.ingest import IngestError, check_encoding
+
+    try:
+        check_encoding(encoding)
+    except IngestError as error:
+        _fail(f"--encoding: {error}")
+    return encoding
+
+
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        metavar="NAME",
+        callback=_known_encoding,
+        help="Text encoding of the input files (cp1252, cp1250, latin-1...), for those without a byte-order mark; "
+        "default: UTF-8, or the encoding detected where the guess is confident.",
+    ),
+]
+
+
 class PairFormat(str, Enum):
     jsonl = "jsonl"
     table = "table"
@@ -99,12 +122,13 @@ def score(
         PairFormat, typer.Option("--format", help="jsonl (default) or a table.")
     ] = PairFormat.jsonl,
     threads: ThreadsOption = None,
+    encoding: EncodingOption = None,
 ) -> None:
     """Score premise/hypothesis pairs: calibrated probabilities of entailment, neutral, contradiction."""
     from factcheck.nli.pairs import PairInputError, read_pairs, score_pairs
 
     try:
-        records = read_pairs(pairs_file)
+        records = read_pairs(pairs_file, encoding)
     except PairInputError as error:
         _fail(str(error))
     _set_threads(threads)
@@ -366,6 +390,7 @@ def check(
         Path | None,
         typer.Option("--claims-from", help="Check the claims extracted from this article (not against itself)."),
     ] = None,
+    encoding: EncodingOption = None,
     out: OutOption = None,
     output_format: FormatOption = None,
     model: ModelOption = None,
@@ -396,11 +421,11 @@ def check(
     chosen = _output_format(out, output_format)
     with _whole_report_or_none():
         try:
-            sources = Archive(index, create=False) if index else load_documents([str(a) for a in articles])
+            sources = Archive(index, create=False) if index else load_documents([str(a) for a in articles], encoding=encoding)
             if claims_from:
-                article = Checker._one_document(claims_from)
+                article = Checker._one_document(claims_from, encoding)
             else:
-                text = decode_text(sys.stdin.buffer.read(), "<stdin>") if claims == "-" else read_text(claims)
+                text = decode_text(sys.stdin.buffer.read(), "<stdin>", encoding) if claims == "-" else read_text(claims, encoding)
                 claim_list = parse_claims(text, "<stdin>" if claims == "-" else claims)
             given = [claims, claims_from] + ([] if index else [d.path for d in sources])
             _refuse_unwritable(out, given)
@@ -426,6 +451,7 @@ def check(
 def compare(
     article_a: Annotated[Path, typer.Argument(help="First article.")],
     article_b: Annotated[Path, typer.Argument(help="Second article.")],
+    encoding: EncodingOption = None,
     out: OutOption = None,
     output_format: FormatOption = None,
     model: ModelOption = None,
@@ -448,7 +474,7 @@ def compare(
         try:
             from factcheck.checker import Checker
 
-            documents = Checker.comparison_pair(article_a, article_b)
+            documents = Checker.comparison_pair(article_a, article_b, encoding=encoding)
             _refuse_unwritable(out, [article_a, article_b])
             thresholds = (support_threshold, contradict_threshold, conflict_threshold)
             checker = _checker(model, *thresholds, batch_size, backend, threads, _progress(quiet), decision)
@@ -464,6 +490,7 @@ def compare(
 @app.command()
 def extract(
     article: Annotated[Path, typer.Argument(help="The article to take claims from.")],
+    encoding: EncodingOption = None,
     out: OutOption = None,
 ) -> None:
     """The claims the checker would extract from an article, with spans and speakers (JSON lines).
@@ -476,7 +503,7 @@ def extract(
     if out is not None and out.suffix.lower() != ".jsonl":
         _fail(f"{out}: extract writes JSON lines; name the output .jsonl")
     try:
-        document = Checker._one_document(article)
+        document = Checker._one_document(article, encoding)
     except (ValueError, *_load_errors()) as error:
         _fail(str(error))
     _refuse_unwritable(out, [article])
@@ -506,6 +533,7 @@ def batch(
         bool,
         typer.Option("--resume", help="Continue an interrupted run: keep --out and skip the jobs it already holds."),
     ] = False,
+    encoding: EncodingOption = None,
     engine: Annotated[
         BatchEngine,
         typer.Option(
@@ -557,7 +585,7 @@ def batch(
     thresholds = Thresholds(support=support_threshold, contradict=contradict_threshold, conflict=conflict_threshold)
     settings = CheckerSettings(model, thresholds, batch_size, backend.value, threads)
     try:
-        planned = Batch(jobs, out, resume=resume)
+        planned = Batch(jobs, out, resume=resume, encoding=encoding)
         progress = _progress(quiet)
         checker = settings.build()
         # A model that cannot load is one error now, not one per job (or per actor). For the ONNX backends this
@@ -591,6 +619,7 @@ ArchiveArgument = Annotated[Path, typer.Argument(help="The archive's folder.")]
 def index_add(
     archive: Annotated[Path, typer.Argument(help="The archive's folder; made if it does not exist.")],
     paths: Annotated[list[Path], typer.Argument(help="Files, folders or globs of sources, as check --articles reads them.")],
+    encoding: EncodingOption = None,
     engine: Annotated[
         BatchEngine,
         typer.Option(
@@ -632,6 +661,7 @@ def index_add(
                 address=address,
                 documents_per_batch=documents_per_batch,
                 show_progress=_progress(quiet),
+                encoding=encoding,
             )
     except KeyboardInterrupt:
         _interrupted("interrupted: the documents stored so far are kept; run the same command again to finish")

@@ -14,6 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DATA_DIR = SHARED / "data"
 EXAMPLES_DIR = SHARED / "examples"
+# An article of the kind legacy newsroom systems save as cp1252, too short for a confident guess of that encoding.
+SPANISH_ARTICLE = (
+    "El alcalde anunció el miércoles que el nuevo puente abrirá el próximo año. «Es un paso importante», dijo ante "
+    "el pleno municipal. El coste total asciende a 45 millones de euros, según el ayuntamiento.\n"
+)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, SPANISH_ARTICLE
 from test_cli import run_cli
 
 from factcheck import Archive, Checker, Document
@@ -142,6 +142,13 @@ def test_an_archive_inside_the_folder_it_indexes_never_reads_its_own_files(tmp_p
     (tmp_path / "news" / "feed.json").write_text('{"text": "The ferry terminal opened on Monday, the harbour said."}')
     assert len(archive.add([str(tmp_path / "news" / "**" / "*.json")]).added) == 1
     assert len(archive.add([str(tmp_path / "news" / "**" / "*.json")]).unchanged) == 1
+
+
+def test_files_are_stored_as_read_in_the_encoding_given(tmp_path):
+    (tmp_path / "noticia.txt").write_bytes(SPANISH_ARTICLE.encode("cp1252"))
+    archive = Archive(tmp_path / "archive")
+    assert archive.add([tmp_path / "noticia.txt"], encoding="cp1252").added == ["noticia"]
+    assert archive.documents(["noticia"])[0].text == SPANISH_ARTICLE
 
 
 def test_an_archive_opened_in_one_thread_checks_in_another_and_says_when_it_is_closed(tmp_path, checker):

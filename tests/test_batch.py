@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, interruptible
+from conftest import REPO, SPANISH_ARTICLE, interruptible
 from test_cli import run_cli
 
 FERRY = REPO / "factcheck" / "examples" / "port-ellis-ferry.txt"
@@ -415,3 +415,17 @@ def test_a_jobs_file_saved_as_utf16_or_utf32_reads_as_its_utf8_twin(tmp_path, en
     wide = tmp_path / "wide.jsonl"
     wide.write_bytes("\r\n".join(lines).encode(encoding))
     assert list(read_jobs(wide)) == list(read_jobs(plain)) and count_jobs(wide) == 4
+
+
+def test_a_jobs_file_and_its_articles_are_read_in_the_encoding_given(tmp_path):
+    claim = "El coste total asciende a 45 millones de euros, según el ayuntamiento."
+    (tmp_path / "noticia.txt").write_bytes(SPANISH_ARTICLE.encode("cp1252"))
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_bytes(json.dumps({"id": "año", "claims": [claim], "articles": ["noticia.txt"]}, ensure_ascii=False).encode("cp1252"))
+    out = tmp_path / "out.jsonl"
+    result = run_cli("batch", jobs, "--out", out, "--encoding", "cp1252", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    (record,) = records(out)
+    assert record["id"] == "año" and record["results"][0]["claim"]["text"] == claim
+    evidence = record["results"][0]["evidence"][0]
+    assert evidence["text"] == SPANISH_ARTICLE[evidence["start"] : evidence["end"]] == claim

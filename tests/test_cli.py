@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import EXAMPLES_DIR, REPO, interruptible
+from conftest import EXAMPLES_DIR, REPO, SPANISH_ARTICLE, interruptible
 
 ARTICLES = EXAMPLES_DIR / "articles"
 ARTICLE = ARTICLES / "tass-2022-01-22-us-written-response.txt"
@@ -270,6 +270,57 @@ def test_claims_files_get_the_encoding_detection_and_errors_articles_get(tmp_pat
     else:
         assert result.returncode == 0, result.stderr
         assert not json.loads(result.stdout.splitlines()[0])["claim"]["text"].startswith("\ufeff")
+
+
+def test_check_reads_articles_and_claims_in_the_encoding_given(tmp_path):
+    article, claims = tmp_path / "noticia.txt", tmp_path / "claims.txt"
+    article.write_bytes(SPANISH_ARTICLE.encode("cp1252"))
+    claim = "El coste total asciende a 45 millones de euros, según el ayuntamiento."
+    claims.write_bytes(f"{claim}\n".encode("cp1252"))
+    refused = run_cli("check", "-c", claims, "-a", article)
+    assert refused.returncode == 2 and f"{article}: cannot determine text encoding" in refused.stderr
+    assert "give it with --encoding (e.g. cp1252, cp1250)" in refused.stderr
+    result = run_cli("check", "-c", claims, "-a", article, "--encoding", "cp1252", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["claim"]["text"] == claim and row["verdict"] == "supported"
+    evidence = row["evidence"][0]
+    assert evidence["text"] == SPANISH_ARTICLE[evidence["start"] : evidence["end"]] == claim
+
+
+def test_extract_reads_a_cp1250_article_with_its_polish_letters(tmp_path):
+    text = "Wójt gminy ogłosił w środę, że nowy most zostanie otwarty w przyszłym roku. Koszt wyniesie 45 mln zł.\n"
+    article = tmp_path / "wiadomosc.txt"
+    article.write_bytes(text.encode("cp1250"))
+    result = run_cli("extract", article, "--encoding", "cp1250")
+    assert result.returncode == 0, result.stderr
+    claims = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [c["text"] for c in claims] == [
+        "Wójt gminy ogłosił w środę, że nowy most zostanie otwarty w przyszłym roku.",
+        "Koszt wyniesie 45 mln zł.",
+    ]
+    assert all(c["text"] == text[c["start"] : c["end"]] for c in claims)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check", "-c", "{missing}", "-a", "{missing}"],
+        ["compare", "{missing}", "{missing}"],
+        ["extract", "{missing}"],
+        ["batch", "{missing}", "-o", "{folder}/out.jsonl"],
+        ["index", "add", "{folder}/archive", "{missing}"],
+        ["score", "{missing}"],
+    ],
+)
+def test_every_command_that_reads_text_files_refuses_an_unknown_encoding_before_reading(tmp_path, command):
+    args = [a.format(missing=tmp_path / "missing.txt", folder=tmp_path) for a in command]
+    result = run_cli(*args, "--encoding", "cp-1252")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: --encoding: unknown text encoding 'cp-1252' (a name Python knows, e.g. cp1252, cp1250, latin-1, utf-16)\n"
+    )
+    assert list(tmp_path.iterdir()) == []  # no archive, no batch output
 
 
 def test_two_outlets_with_the_same_file_name_can_be_checked_and_compared(tmp_path):

@@ -5,8 +5,10 @@ import os
 import random
 
 import pytest
+from conftest import SPANISH_ARTICLE
 
-from factcheck.pipeline.ingest import Document, IngestError, load_documents
+from factcheck.pipeline.ingest import Document, IngestError, decode_text, load_documents, read_text
+from factcheck.pipeline.segment import split_sentences
 
 ARTICLE = "WASHINGTON, January 22. /TASS/. US officials have asked their Russian colleagues not to release it.\n"
 HEADED = " date 2022-01-22 \n\n\n\n" + ARTICLE
@@ -198,6 +200,55 @@ def test_unknown_encoding_is_an_error(tmp_path):
     path = write(tmp_path / "noise.txt", noise)
     with pytest.raises(IngestError, match=r"noise\.txt: cannot determine text encoding"):
         load_documents([path])
+
+
+def test_a_cp1252_file_refused_by_detection_reads_exactly_with_its_encoding_given(tmp_path):
+    path = write(tmp_path / "noticia.txt", SPANISH_ARTICLE.encode("cp1252"))
+    with pytest.raises(IngestError, match=r"noticia\.txt: cannot determine text encoding .*give it with --encoding"):
+        load_documents(path)
+    (document,) = load_documents(path, encoding="cp1252")
+    assert document.text == SPANISH_ARTICLE
+    sentences = split_sentences(document)
+    # The offsets are those of the same article saved as UTF-8.
+    utf8_twin = one(write(tmp_path / "utf8" / "noticia.txt", SPANISH_ARTICLE))
+    assert [(s.start, s.end) for s in sentences] == [(s.start, s.end) for s in split_sentences(utf8_twin)]
+    assert all(s.text == document.text[s.start : s.end] for s in sentences)
+    assert sentences[1].text == "«Es un paso importante», dijo ante el pleno municipal."
+
+
+def test_a_file_with_a_byte_order_mark_is_read_by_it_whatever_encoding_is_given(tmp_path):
+    marked = write(tmp_path / "marked.txt", "\ufeff" + SPANISH_ARTICLE)
+    assert one(marked).text == load_documents(marked, encoding="cp1252")[0].text == SPANISH_ARTICLE
+
+
+def test_utf16_without_a_byte_order_mark_is_read_with_its_encoding_given(tmp_path):
+    path = write(tmp_path / "notepad.txt", SPANISH_ARTICLE.encode("utf-16-le"))
+    with pytest.raises(IngestError, match="UTF-16 needs a byte-order mark or --encoding utf-16-le"):
+        load_documents(path)
+    assert load_documents(path, encoding="utf-16-le")[0].text == SPANISH_ARTICLE
+
+
+@pytest.mark.parametrize(
+    "content, encoding, message",
+    [
+        ("Café ".encode("cp1252") + b"\x81 con leche.", "cp1252", r"byte 5 \(0x81\) is not valid cp1252"),
+        (SPANISH_ARTICLE.encode("cp1252"), "utf-8", r"byte 17 \(0xf3\) is not valid utf-8"),
+    ],
+)
+def test_bytes_invalid_in_the_encoding_given_are_an_error_naming_file_and_offset(tmp_path, content, encoding, message):
+    path = write(tmp_path / "mixed.txt", content)
+    with pytest.raises(IngestError, match=r"mixed\.txt: " + message):
+        load_documents(path, encoding=encoding)
+    with pytest.raises(IngestError, match=message):
+        decode_text(content, "<stdin>", encoding)
+
+
+@pytest.mark.parametrize("encoding", ["cp-1252-typo", "base64"])
+def test_an_unknown_encoding_name_is_an_error_before_any_file_is_read(tmp_path, encoding):
+    missing = tmp_path / "not-there.txt"
+    for read in (lambda: load_documents(missing, encoding=encoding), lambda: read_text(missing, encoding)):
+        with pytest.raises(IngestError, match=f"unknown text encoding '{encoding}'"):
+            read()
 
 
 @pytest.mark.parametrize("content", ["", "  \n\t\n "])

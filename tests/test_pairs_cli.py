@@ -61,6 +61,16 @@ def test_duplicate_ids_and_a_folder_that_is_no_model_are_errors(tmp_path):
     assert run_cli("score", pairs, "--batch-size", "0").returncode == 2
 
 
+def test_a_pairs_file_is_read_in_the_encoding_given(tmp_path):
+    pair = {"premise": "El alcalde anunció el miércoles que el puente abrirá.", "hypothesis": "El puente abrirá."}
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_bytes((json.dumps(pair, ensure_ascii=False) + "\n").encode("cp1252"))
+    result = run_cli("score", pairs, "--encoding", "cp1252")
+    assert result.returncode == 0, result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (row["premise"], row["hypothesis"]) == (pair["premise"], pair["hypothesis"])
+
+
 def test_the_users_own_label_is_kept_and_text_is_shown_as_written(tmp_path):
     pairs = tmp_path / "gold.jsonl"
     pairs.write_text(

@@ -15,11 +15,12 @@ class PairInputError(ValueError):
     """A pairs file that cannot be read; the message names the file and line."""
 
 
-def read_pairs(path: str | Path) -> list[dict]:
-    """JSON lines, each an object with non-empty string fields ``premise`` and ``hypothesis``."""
+def read_pairs(path: str | Path, encoding: str | None = None) -> list[dict]:
+    """JSON lines, each an object with non-empty string fields ``premise`` and ``hypothesis``; ``encoding`` as
+    ``read_text`` takes it."""
     path = Path(path)
     try:
-        text = read_text(path)
+        text = read_text(path, encoding)
     except IngestError as error:
         raise PairInputError(str(error)) from None
     records, seen = [], {}

@@ -7,6 +7,10 @@ text (a leading byte-order mark excepted), for JSON the record's ``text``
 field, for HTML the main text trafilatura extracts (offsets then refer to that
 text, not to the HTML source).
 
+Files are UTF-8 unless a byte-order mark says otherwise; any other encoding is
+detected where the guess is confident, or given by the caller (``encoding=``)
+for the files without a mark.
+
 Every problem with an input is an ``IngestError`` naming the file (and the line
 or record); nothing is skipped silently. Folders and glob patterns are the one
 place where files are chosen: they take the files with a supported extension,
@@ -97,16 +101,21 @@ def _iso_date(value: object) -> str:
 
 
 def load_documents(
-    inputs: Iterable[str | Path | Document] | str | Path | Document, *, skip: Path | None = None
+    inputs: Iterable[str | Path | Document] | str | Path | Document,
+    *,
+    skip: Path | None = None,
+    encoding: str | None = None,
 ) -> list[Document]:
     """Documents from files, folders (recursively, sorted), glob patterns and ``Document`` objects, in input order.
     Files under ``skip`` are never read (an archive's own files, where it lives inside the folder it indexes).
+    ``encoding`` is that of every file without a byte-order mark; by default, detected (``read_text``).
 
     A file reached twice (a folder and a file in it) is read once. A document named after its file keeps the file
     name as its id; when two files share a name (``nyt/article.txt``, ``wapo/article.txt``), each gets the shortest
     end of its path that tells them apart (``nyt/article``, ``wapo/article``). Two documents given the same id
     any other way (JSON records, ``Document`` objects) are an error.
     """
+    check_encoding(encoding)
     # A lone path would otherwise be iterated character by character.
     if isinstance(inputs, (str, Path, Document)):
         inputs = [inputs]
@@ -122,7 +131,7 @@ def load_documents(
             for path in _expand(item, skip):
                 if path.resolve() not in files_read:
                     files_read.add(path.resolve())
-                    found.extend(_read_file(path))
+                    found.extend(_read_file(path, encoding))
     by_id: dict[str, list[int]] = {}
     for i, (document, _) in enumerate(found):
         by_id.setdefault(document.id, []).append(i)
@@ -209,12 +218,12 @@ def _warn_left_out(where: str | Path, others: list[Path], relative_to: Path | No
     log.warning("%s: left out %d file(s) of a type factcheck does not read: %s (it reads %s)", where, len(names), shown, _supported())
 
 
-def _read_file(path: Path) -> list[tuple[Document, str]]:
+def _read_file(path: Path, encoding: str | None) -> list[tuple[Document, str]]:
     """The file's documents, each with where it came from (file, and line or record for JSON)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(f"{path}: unsupported file type {suffix or '(no extension)'}; supported: {_supported()}")
-    text = read_text(path)
+    text = read_text(path, encoding)
     if not text.strip():
         raise IngestError(f"{path}: empty (no text, or only whitespace)")
     if suffix in JSON_SUFFIXES:
@@ -225,9 +234,10 @@ def _read_file(path: Path) -> list[tuple[Document, str]]:
     return [(_document(str(path), text=text, id=path.stem, path=str(path)), str(path))]
 
 
-def read_text(path: str | Path) -> str:
-    """A text file's text, with the encoding detection and the errors (naming the file) articles get: for claims
-    and jobs files too, which come from the same places."""
+def read_text(path: str | Path, encoding: str | None = None) -> str:
+    """A text file's text, with the encoding detection (or the ``encoding`` given) and the errors (naming the file)
+    articles get: for claims and jobs files too, which come from the same places."""
+    check_encoding(encoding)
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -239,22 +249,39 @@ def read_text(path: str | Path) -> str:
         data = path.read_bytes()
     except OSError as e:
         raise IngestError(f"{path}: cannot read: {e.strerror or e}") from e
-    return decode_text(data, path)
+    return decode_text(data, path, encoding)
 
 
 def _mib(size: int) -> str:
     return f"{size / 2**20:,.0f} MiB"
 
 
-def decode_text(data: bytes, path: Path | str) -> str:
-    """Bytes of a text file (or of stdin) as text, with encoding detection; errors name ``path``."""
-    text = _decode_bytes(data, path)
+def check_encoding(encoding: str | None) -> None:
+    """An encoding Python cannot decode text with is an error before any file is read, not at the first file
+    without a byte-order mark."""
+    if encoding is None:
+        return
+    try:
+        # Not b"".decode, which returns "" without looking the codec up. Codecs that are no text encodings
+        # (base64, rot13) are refused too.
+        "".encode(encoding)
+    except LookupError:
+        raise IngestError(
+            f"unknown text encoding {encoding!r} (a name Python knows, e.g. cp1252, cp1250, latin-1, utf-16)"
+        ) from None
+
+
+def decode_text(data: bytes, path: Path | str, encoding: str | None = None) -> str:
+    """Bytes of a text file (or of stdin) as text: by its byte-order mark, else in ``encoding`` where one is given,
+    else UTF-8 or the encoding detected; errors name ``path``."""
+    check_encoding(encoding)
+    text = _decode_bytes(data, path, encoding)
     if len(_CONTROL.findall(text)) > len(text) / 100:
         raise IngestError(f"{path}: binary file (control characters), not text")
     return text
 
 
-def _decode_bytes(data: bytes, path: Path | str) -> str:
+def _decode_bytes(data: bytes, path: Path | str, encoding: str | None) -> str:
     for bom, codec in _BOMS:
         if data.startswith(bom):
             # The mark is not part of the text: character offsets count from the first character after it.
@@ -264,8 +291,15 @@ def _decode_bytes(data: bytes, path: Path | str) -> str:
                 raise IngestError(
                     f"{path}: starts with a {codec} byte-order mark but byte {e.start + len(bom)} is not valid {codec}"
                 ) from None
+    if encoding is not None:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as e:
+            raise IngestError(f"{path}: byte {e.start} (0x{data[e.start]:02x}) is not valid {encoding}") from None
     if b"\x00" in data:
-        raise IngestError(f"{path}: binary file (NUL bytes), not text; UTF-16 needs a byte-order mark")
+        raise IngestError(
+            f"{path}: binary file (NUL bytes), not text; UTF-16 needs a byte-order mark or --encoding utf-16-le"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -290,7 +324,10 @@ def _detect_encoding(data: bytes, path: Path | str) -> str:
         ):
             log.warning("%s: not UTF-8; read as %s (detected)", path, best.encoding)
             return str(best)
-    raise IngestError(f"{path}: cannot determine text encoding (not UTF-8, and no confident guess); save it as UTF-8")
+    raise IngestError(
+        f"{path}: cannot determine text encoding (not UTF-8, and no confident guess); give it with --encoding "
+        "(e.g. cp1252, cp1250) or save it as UTF-8"
+    )
 
 
 def _require_text(text: str, where: str) -> None:

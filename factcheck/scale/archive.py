@@ -429,6 +429,7 @@ class Archive:
         address: str | None = None,
         documents_per_batch: int = DOCUMENTS_PER_BATCH,
         show_progress: bool = False,
+        encoding: str | None = None,
     ) -> AddSummary:
         """Store documents (files, folders, globs, ``Document`` objects, as ``Checker.check`` reads them).
 
@@ -437,12 +438,12 @@ class Archive:
         content replaces it. Files are told apart by path across calls: ``wapo/article.txt`` added after
         ``nyt/article.txt`` is ``wapo/article``. ``documents_per_batch`` go through the encoder together (their
         passages batched by length); a kill loses at most that many documents' work. ``engine="ray"`` embeds on a Ray cluster (``address``, or one
-        started on this machine); this process writes.
+        started on this machine); this process writes. ``encoding`` is the files', as ``load_documents`` takes it.
         """
         if engine not in ("local", "ray"):
             raise ValueError(f"engine={engine!r}: use 'local' or 'ray'")
         self._check_model(self.embedder)
-        documents = load_documents(inputs, skip=self.path)
+        documents = load_documents(inputs, skip=self.path, encoding=encoding)
         summary, todo = AddSummary(), []
         for document in self._archive_ids(documents):
             stored = self._db.execute(

@@ -181,14 +181,15 @@ def job_inputs(record: object, base: Path) -> tuple[list[Claim], list[Path | Doc
     return claims, sources
 
 
-def _job_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, UTF-8 bytes) of each non-blank line. A file of UTF-16 or UTF-32 (its byte order mark says so,
-    as Windows tools write it) is decoded whole; any other is read a line at a time, so that a line that is not
-    UTF-8 is that job's error, not the batch's."""
+def _job_lines(path: Path, encoding: str | None = None) -> Iterator[tuple[int, bytes]]:
+    """(line number, UTF-8 bytes) of each non-blank line. A file in the ``encoding`` given, or of UTF-16 or UTF-32
+    (its byte order mark says so, as Windows tools write it), is decoded whole, as its line breaks need not be
+    single bytes; any other is read a line at a time, so that a line that is not UTF-8 is that job's error, not
+    the batch's."""
     with path.open("rb") as handle:
         start = handle.read(4)
-        if start.startswith(_WIDE_BOMS):
-            lines = decode_text(start + handle.read(), path).split("\n")
+        if encoding is not None or start.startswith(_WIDE_BOMS):
+            lines = decode_text(start + handle.read(), path, encoding).split("\n")
             yield from ((n, line.encode("utf-8")) for n, line in enumerate(lines, 1) if line.strip())
             return
         handle.seek(0)
@@ -197,9 +198,9 @@ def _job_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw
 
 
-def read_jobs(path: Path) -> Iterator[tuple[int, object | JobError]]:
+def read_jobs(path: Path, encoding: str | None = None) -> Iterator[tuple[int, object | JobError]]:
     """(line number, parsed record or the reason it cannot be parsed) for each non-blank line."""
-    for number, raw in _job_lines(path):
+    for number, raw in _job_lines(path, encoding):
         try:
             yield number, parse_json(raw.decode("utf-8").rstrip("\r\n"))
         except UnicodeDecodeError as error:
@@ -208,9 +209,9 @@ def read_jobs(path: Path) -> Iterator[tuple[int, object | JobError]]:
             yield number, JobError(f"invalid JSON ({error.msg}, column {error.colno})")
 
 
-def count_jobs(path: Path) -> int:
+def count_jobs(path: Path, encoding: str | None = None) -> int:
     try:
-        return sum(1 for _ in _job_lines(path))
+        return sum(1 for _ in _job_lines(path, encoding))
     except OSError as error:
         raise BatchError(f"{path}: cannot read: {error.strerror or error}") from None
     except IngestError as error:
@@ -336,6 +337,7 @@ class Task:
     job_id: str | int
     record: object = None
     error: str | None = None
+    encoding: str | None = None  # of the files the job names, as ``load_documents`` takes it
 
 
 @dataclass(frozen=True)
@@ -367,7 +369,7 @@ def run_task(checker: Checker, jobs_path: Path, task: Task) -> dict:
         # batch differs in the last float bits (padding), and a resumed run would then not write what an
         # uninterrupted one did. Clearing also keeps memory flat over a long batch.
         checker.clear_cache()
-        report = checker.check(claims, load_documents(sources))
+        report = checker.check(claims, load_documents(sources, encoding=task.encoding))
     # The jobs file by its name, not as the command spelled its path: a resumed run writes the same bytes however
     # it is started, and the output names no folder of the machine that ran it.
     except (JobError, IngestError) as error:
@@ -426,11 +428,12 @@ def _lock(path: Path) -> int:
 
 
 class Batch:
-    """A jobs file and its output, checked before any model loads; ``run`` does the jobs not yet done."""
+    """A jobs file and its output, checked before any model loads; ``run`` does the jobs not yet done. ``encoding``
+    is that of the jobs file and of the files its jobs name, as ``load_documents`` takes it."""
 
-    def __init__(self, jobs_path: Path, out_path: Path, *, resume: bool = False):
-        self.jobs_path, self.out_path = jobs_path, out_path
-        self.total = count_jobs(jobs_path)
+    def __init__(self, jobs_path: Path, out_path: Path, *, resume: bool = False, encoding: str | None = None):
+        self.jobs_path, self.out_path, self.encoding = jobs_path, out_path, encoding
+        self.total = count_jobs(jobs_path, encoding)
         _check_output_place(out_path)
         if out_path.exists() and out_path.resolve() == jobs_path.resolve():
             raise BatchError(f"{out_path} is the jobs file; choose another --out")
@@ -446,7 +449,7 @@ class Batch:
     def _plan(self, resume: bool) -> None:
         """What the output holds already, and that it is this jobs file's."""
         jobs_path, out_path = self.jobs_path, self.out_path
-        self.given_ids = {i for _, record in read_jobs(jobs_path) if (i := _given_id(record)) is not None}
+        self.given_ids = {i for _, record in self._records() if (i := _given_id(record)) is not None}
         self.done, self.failed_before = read_done(out_path) if resume and out_path.exists() else (Counter(), 0)
         self.already_done = sum(self.done.values())
         if self.already_done > self.total:
@@ -454,7 +457,7 @@ class Batch:
                 f"{out_path} holds {self.already_done} records but {jobs_path} only {self.total} jobs: not its output"
             )
         if self.done:
-            job_ids = Counter(_job_id(record, number, self.given_ids) for number, record in read_jobs(jobs_path))
+            job_ids = Counter(_job_id(record, number, self.given_ids) for number, record in self._records())
             foreign = next((i for i, n in self.done.items() if n > job_ids[i]), None)
             if foreign is not None:
                 raise BatchError(
@@ -462,11 +465,14 @@ class Batch:
                     "not its output; not resuming into it"
                 )
 
+    def _records(self) -> Iterator[tuple[int, object | JobError]]:
+        return read_jobs(self.jobs_path, self.encoding)
+
     def tasks(self) -> Iterator[Task]:
         """The jobs not written yet, in order; a line that cannot run carries its error."""
         first_line: dict[str | int, int] = {}
         seen: Counter = Counter()
-        for number, record in read_jobs(self.jobs_path):
+        for number, record in self._records():
             job_id = _job_id(record, number, self.given_ids)
             seen[job_id] += 1
             first_line.setdefault(job_id, number)
@@ -477,7 +483,7 @@ class Batch:
             elif seen[job_id] > 1:
                 yield Task(number, job_id, error=f"id {job_id!r} already used by the job on line {first_line[job_id]}")
             else:
-                yield Task(number, job_id, record)
+                yield Task(number, job_id, record, encoding=self.encoding)
 
     def close(self) -> None:
         """Let go of the output's lock (``run`` does when it ends)."""
