@@ -183,6 +183,7 @@ def test_cp1252_file_is_detected(tmp_path, text):
         ("O presidente afirmou que as negociações continuarão na próxima semana em Genebra.", "cp1252"),
         ("Předseda vlády řekl, že jednání budou pokračovat příští týden.", "cp1250"),
         ("Prezydent powiedział, że rozmowy będą kontynuowane w przyszłym tygodniu.", "cp1250"),
+        ("Wójt gminy ogłosił w środę, że nowy most zostanie otwarty w przyszłym roku. Koszt wyniesie 45 mln zł.", "cp1250"),
         ("Президент России заявил журналистам, что переговоры продолжатся на следующей неделе.", "koi8-r"),
         ("Президент России заявил журналистам, что переговоры продолжатся на следующей неделе.", "cp1251"),
     ],

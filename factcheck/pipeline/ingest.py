@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import reprlib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import date as _date
@@ -320,13 +321,35 @@ def _detect_encoding(data: bytes, path: Path | str) -> str:
         # of Western newsrooms, and clearly ahead. Anything else is an error, never garbled text.
         agreed = len({str(m) for m in candidates}) == 1
         if best.coherence >= _MIN_COHERENCE and (
-            agreed or ("cp1252" in best.could_be_from_charset and best.coherence > candidates[1].coherence)
+            agreed
+            or (
+                "cp1252" in best.could_be_from_charset
+                and best.coherence > candidates[1].coherence
+                and not any(_letter_read_as_symbol(str(best), str(other)) for other in candidates[1:])
+            )
         ):
             log.warning("%s: not UTF-8; read as %s (detected)", path, best.encoding)
             return str(best)
     raise IngestError(
         f"{path}: cannot determine text encoding (not UTF-8, and no confident guess); give it with --encoding "
         "(e.g. cp1252, cp1250) or save it as UTF-8"
+    )
+
+
+def _letter_read_as_symbol(reading: str, other: str) -> bool:
+    """Whether ``reading`` has a symbol inside a word where the ``other`` reading of the same bytes has a letter:
+    cp1250 Polish read as cp1252 ("ogłosił" as "og³osi³"). In text that is cp1252 no word holds a "³"; a "£" or
+    "¿" before a word or a number is no sign, nor is an apostrophe ("minister’s"), which other code pages read as a
+    letter."""
+    if len(reading) != len(other):  # not two single-byte readings of the same bytes
+        return False
+    return any(
+        a != b
+        and (unicodedata.category(a)[0] == "S" or unicodedata.category(a) == "No" or a == "¿")
+        and b.isalpha()
+        and reading[i - 1].isalpha()
+        and reading[i + 1].isalpha()
+        for i, (a, b) in enumerate(zip(reading[1:-1], other[1:-1]), start=1)
     )
 
 
