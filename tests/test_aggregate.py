@@ -107,17 +107,18 @@ def test_negation_decides_only_where_the_model_is_unsure():
     text = "At the same time, the document will not contain any commitments regarding NATO."
     unsure = apply_rules(CLAIM.text, evidence(text, 0.35, 0.2, 0.45), Thresholds())
     assert unsure.rule == "negation" and unsure.key_span.text == "will not contain"
+    assert strengths(unsure) == (0.0, 0.45)
     sure = apply_rules(CLAIM.text, evidence(text, 0.9, 0.05, 0.05), Thresholds())
     assert sure.rule is None and strengths(sure) == (0.9, 0.05)
 
 
-def test_negation_never_overturns_a_model_leaning_towards_entailment():
+def test_a_negation_the_model_leans_to_read_as_entailment_is_unclear_not_a_contradiction():
     # "did not lay off any workers" says what "avoided layoffs" says; the model, unsure, leans that way.
     claim = "The company avoided layoffs last year."
     text = "The company did not lay off any workers last year."
     leaning = apply_rules(claim, evidence(text, 0.58, 0.1, 0.32), Thresholds())
-    assert leaning.rule is None and strengths(leaning) == (0.58, 0.32)
-    assert decide(Claim(claim, id="c1"), "doc", [leaning], HAND).verdict != "contradicted"
+    assert leaning.rule == "negation" and strengths(leaning) == (0.0, 0.0)
+    assert decide(Claim(claim, id="c1"), "doc", [leaning], HAND).verdict == "not_mentioned"
 
 
 def test_a_passage_about_something_else_neither_supports_nor_contradicts():
