@@ -249,3 +249,16 @@ def test_what_the_evidence_gives_otherwise_still_clashes():
     assert pairs("The government will spend £2 billion on hospitals.", "The government will spend £3bn on hospitals.") == [
         ("number", "2 billion", "3bn")
     ]
+
+
+def test_a_range_allows_every_value_in_it():
+    survey = "Between 5 and 7 percent of voters are still undecided, according to the survey."
+    assert pairs("Six percent of voters are undecided.", survey) == []
+    assert pairs("Between 5 and 7 percent of voters remain undecided.", "The poll found that 6 percent of voters remain undecided.") == []
+    assert pairs("Analysts expect growth of 6% this year.", "Analysts expect growth of 5-7% this year.") == []
+    assert pairs("The project will cost $1.7 billion.", "Officials estimate the project will cost $1.6bn to $2bn.") == []
+    # A value outside the range still clashes; a vote's "59-41" and a change "from 3% to 5%" are no ranges.
+    assert pairs("Analysts expect growth of 9% this year.", "Analysts expect growth of 5-7% this year.") == [("number", "9", "5-7")]
+    assert pairs("Analysts expect growth of 5-7% this year.", "Analysts expect growth of 3% this year.") == [("number", "5-7", "3")]
+    assert pairs("The bill passed 61-39.", "The bill passed 59-41.") == [("number", "61", "59"), ("number", "39", "41")]
+    assert pairs("Unemployment rose to 4%.", "Unemployment rose from 3% to 5%.") == [("number", "4", "3")]

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 MONTHS = {
@@ -172,7 +172,8 @@ class Value:
     # What a value may be a rival of: the unit of a number ("passengers", "euro"; None without one), or the type
     # of a place or name ("country", "place", "person:mayor", "organisation:party"; None when unknown).
     type: str | None = None
-    # A number's bound: "min" (at least, more than), "max" (up to, fewer than), "about" (nearly, some); None if exact.
+    # A number's bound: "min" (at least, more than), "max" (up to, fewer than), "about" (nearly, some), "range" (its
+    # ``normal`` is then its low and high end: "between 5 and 7"); None if exact.
     bound: str | None = None
 
 
@@ -252,6 +253,39 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
                 bound=_BOUND_KIND.get(bound.group("bound").lower(), "about") if bound else None,
             )
         )
+    return _ranges(text, values)
+
+
+# Two numbers that span a range: "between 5 and 7 percent", "5-7%", "$1.6bn to $2bn". "From 3% to 5%" is a change
+# from one value to another, not a range, and "61-39" (a vote, a score) runs downwards.
+_RANGE_BETWEEN = re.compile(r"\bbetween\s+[$€£¥]?$", re.IGNORECASE)
+_RANGE_JOINER = re.compile(r"\s*(?:[-–—]|to)\s*[$€£¥]?")
+_RANGE_AND = re.compile(r"\s+and\s+[$€£¥]?")
+_FROM_BEFORE = re.compile(r"\bfrom\s+[$€£¥]?$", re.IGNORECASE)
+
+
+def _ranges(text: str, numbers: list[Value]) -> list[Value]:
+    """The numbers with each range among them made one value that allows everything from its low end to its high
+    end: a survey's "between 5 and 7 percent" does not contradict "6 percent", nor "7 percent" a claim of "5-7%".
+    The unit after the high end is the range's ("5 and 7 percent" are both percentages)."""
+    values: list[Value] = []
+    for value in numbers:
+        low = values[-1] if values else None
+        if (
+            low is not None
+            and low.bound is None
+            and value.bound is None
+            and low.normal[0] < value.normal[0]
+            and (low.type is None or low.type.startswith("label:") or low.type == value.type)
+            and (
+                (_RANGE_AND.fullmatch(text, low.end, value.start) and _RANGE_BETWEEN.search(text, max(0, low.start - 10), low.start))
+                or (_RANGE_JOINER.fullmatch(text, low.end, value.start) and not _FROM_BEFORE.search(text, max(0, low.start - 8), low.start))
+            )
+        ):
+            span = text[low.start : value.end]
+            values[-1] = replace(low, end=value.end, text=span, normal=(low.normal[0], value.normal[0]), type=value.type, bound="range")
+        else:
+            values.append(value)
     return values
 
 
@@ -447,8 +481,10 @@ def _compatible(a: Value, b: Value) -> bool:
 
 
 def _within_bounds(bounded: Value, other: float) -> bool:
-    """Whether ``other`` is a value ``bounded`` allows: at least / at most it, or about it (within 15%)."""
+    """Whether ``other`` is a value ``bounded`` allows: at least / at most it, about it (within 15%), or in its range."""
     x = bounded.normal[0]
+    if bounded.bound == "range":
+        return x <= other <= bounded.normal[1]
     if bounded.bound == "min":
         return other >= x
     if bounded.bound == "max":
