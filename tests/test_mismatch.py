@@ -262,3 +262,16 @@ def test_a_range_allows_every_value_in_it():
     assert pairs("Analysts expect growth of 5-7% this year.", "Analysts expect growth of 3% this year.") == [("number", "5-7", "3")]
     assert pairs("The bill passed 61-39.", "The bill passed 59-41.") == [("number", "61", "59"), ("number", "39", "41")]
     assert pairs("Unemployment rose to 4%.", "Unemployment rose from 3% to 5%.") == [("number", "4", "3")]
+
+
+def test_a_date_in_digits_is_a_date_not_numbers():
+    # "12/05/2021" was three bare numbers, and "12" clashed with the suspect's age.
+    arrest = "Police said the 34-year-old suspect was arrested on 12 May 2021 at an address in Leeds."
+    assert pairs("The suspect was arrested on 12/05/2021.", arrest) == []
+    assert pairs("The vote was held on 04/05/2023.", "The vote, held on May 4, 2023, passed 61-39.") == []
+    assert pairs("The deal was signed on 2022-03-04.", "The deal was signed on March 4, 2022, by 27 member states.") == []
+    # Where the order of day and month is unknown (04/05 is April 5 or 4 May) only the year is compared.
+    assert pairs("The vote was held on 04/05/2023.", "The vote was held on June 4, 2023.") == []
+    assert pairs("The vote was held on 04/05/2023.", "The vote was held on May 4, 2024.") == [("date", "04/05/2023", "May 4, 2024")]
+    assert pairs("The vote was held on 15/05/2023.", "The vote was held on May 4, 2023.") == [("date", "15/05/2023", "May 4, 2023")]
+    assert pairs("The deal was signed on 2022-03-04.", "The deal was signed on May 4, 2022.") == [("date", "2022-03-04", "May 4, 2022")]

@@ -82,6 +82,10 @@ _DATE_PATTERNS = [
     re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)? (?:of )?(?P<month>{_MONTH_RE})(?:,? (?P<year>\d{{4}}))?\b"),
     re.compile(rf"\b(?P<month>{_MONTH_RE}) (?P<year>\d{{4}})\b"),
     re.compile(r"\b(?P<weekday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"),
+    # Dates in digits: "2022-03-04" is year, month, day; "12/05/2021" (or with dots or dashes) is day and month in
+    # an order only the writer knows, unless one of them is over 12.
+    re.compile(r"(?<![\w.,/-])(?P<year>(?:1[89]|20)\d\d)-(?P<month>0?[1-9]|1[0-2])-(?P<day>0?[1-9]|[12]\d|3[01])(?![\w/-]|[.,]\d)"),
+    re.compile(r"(?<![\w.,/-])(?P<first>\d{1,2})(?P<separator>[/.-])(?P<second>\d{1,2})(?P=separator)(?P<year>(?:1[89]|20)\d\d)(?![\w/-]|[.,]\d)"),
     re.compile(r"\b(?:in|since|until|by|of) (?P<year>(?:1[89]|20)\d\d)\b"),
 ]
 # The digits are one atomic group: "$1.5m" must not match as "1" once "1.5" is followed by a letter. A short scale
@@ -193,9 +197,22 @@ class Mismatch:
         return asdict(self)
 
 
-def _month_number(text: str) -> int:
+def _month_number(text: str | int) -> int:
+    """A month by its name ("Sept.") or number ("03")."""
+    if isinstance(text, int) or text.isdigit():
+        return int(text)
     key = text.lower().rstrip(".")
     return MONTHS.get(key) or _MONTH_ABBREVIATIONS[key[:4] if key.startswith("sept") else key[:3]]
+
+
+def _month_and_day(first: int, second: int) -> tuple[int | None, int | None] | None:
+    """The month and day of a date written "first/second/year": known when one of them cannot be a month or both
+    are the same, else neither (03/04 is March 4 in the US, 3 April in Britain); None if it is no date at all."""
+    if not (1 <= first <= 31 and 1 <= second <= 31) or (first > 12 and second > 12):
+        return None
+    if first > 12 or second > 12:
+        return (second, first) if first > 12 else (first, second)
+    return (first, second) if first == second else (None, None)
 
 
 def _dates(text: str) -> list[Value]:
@@ -207,6 +224,11 @@ def _dates(text: str) -> list[Value]:
             if any(s < span[1] and span[0] < e for s, e in taken):
                 continue
             groups = m.groupdict()
+            if groups.get("first"):
+                month_and_day = _month_and_day(int(groups["first"]), int(groups["second"]))
+                if month_and_day is None:
+                    continue
+                groups["month"], groups["day"] = month_and_day
             normal = (
                 _month_number(groups["month"]) if groups.get("month") else None,
                 int(groups["day"]) if groups.get("day") else None,
