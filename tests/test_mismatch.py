@@ -275,3 +275,11 @@ def test_a_date_in_digits_is_a_date_not_numbers():
     assert pairs("The vote was held on 04/05/2023.", "The vote was held on May 4, 2024.") == [("date", "04/05/2023", "May 4, 2024")]
     assert pairs("The vote was held on 15/05/2023.", "The vote was held on May 4, 2023.") == [("date", "15/05/2023", "May 4, 2023")]
     assert pairs("The deal was signed on 2022-03-04.", "The deal was signed on May 4, 2022.") == [("date", "2022-03-04", "May 4, 2022")]
+
+
+def test_a_number_whose_dot_may_separate_thousands_is_compared_with_nothing():
+    # "10.000" is ten thousand in much of Europe and ten in English: it neither clashes with "10,000" nor with 10.
+    assert pairs("The stadium holds 10,000 fans.", "The stadium holds 10.000 fans and was renovated in 2016.") == []
+    assert pairs("The stadium holds 10 fans.", "The stadium holds 10.000 fans.") == []
+    # Decimals that cannot be thousands are still read: 2.5 is no 2.05.
+    assert pairs("The company raised £2.5bn.", "The company raised £2.05bn.") == [("number", "2.5bn", "2.05bn")]

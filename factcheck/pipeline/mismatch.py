@@ -249,6 +249,8 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
         word = word[: len(word) - len(m.group("short") or "")]  # "2.5bn" -> "2.5"
         if word in NUMBER_WORDS:
             number = float(NUMBER_WORDS[word])
+        elif re.fullmatch(r"[1-9]\d{0,2}\.\d{3}", word):
+            continue  # "10.000" is ten thousand where a dot separates thousands (much of Europe), ten elsewhere
         else:
             try:
                 # "1,200" is twelve hundred; a comma between groups of three digits is a thousands separator.
