@@ -283,3 +283,11 @@ def test_a_number_whose_dot_may_separate_thousands_is_compared_with_nothing():
     assert pairs("The stadium holds 10 fans.", "The stadium holds 10.000 fans.") == []
     # Decimals that cannot be thousands are still read: 2.5 is no 2.05.
     assert pairs("The company raised £2.5bn.", "The company raised £2.05bn.") == [("number", "2.5bn", "2.05bn")]
+
+
+def test_every_year_of_a_list_is_a_date():
+    # "2023" after "and" was a bare number: the claim's 2023 met only the list's first year, 2022.
+    profits = "Profits rose 5% and 8% in 2022 and 2023 respectively."
+    assert pairs("Profits rose 8% in 2023.", profits) == []
+    assert pairs("The plant was inspected in 2021.", "The plant was inspected in 2019, 2020 or 2021.") == []
+    assert pairs("Profits rose 8% in 2024.", profits) == [("date", "2024", "2022")]

@@ -86,8 +86,10 @@ _DATE_PATTERNS = [
     # an order only the writer knows, unless one of them is over 12.
     re.compile(r"(?<![\w.,/-])(?P<year>(?:1[89]|20)\d\d)-(?P<month>0?[1-9]|1[0-2])-(?P<day>0?[1-9]|[12]\d|3[01])(?![\w/-]|[.,]\d)"),
     re.compile(r"(?<![\w.,/-])(?P<first>\d{1,2})(?P<separator>[/.-])(?P<second>\d{1,2})(?P=separator)(?P<year>(?:1[89]|20)\d\d)(?![\w/-]|[.,]\d)"),
-    re.compile(r"\b(?:in|since|until|by|of) (?P<year>(?:1[89]|20)\d\d)\b"),
+    # A year after a preposition, and the years listed after it: "in 2022 and 2023", "in 2019, 2020 or 2021".
+    re.compile(r"\b(?:in|since|until|by|of) (?P<year>(?:1[89]|20)\d\d)(?:(?:, (?:1[89]|20)\d\d)*,? (?:and|or) (?:1[89]|20)\d\d)?\b"),
 ]
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 # The digits are one atomic group: "$1.5m" must not match as "1" once "1.5" is followed by a letter. A short scale
 # stuck to the digits ("£2.5bn", "$1.5m") multiplies them; "m" and "k" only after a currency sign ("1.5m" tall).
 _NUMBER_RE = re.compile(
@@ -237,6 +239,10 @@ def _dates(text: str) -> list[Value]:
             )
             values.append(Value("date", span[0], span[1], text[span[0] : span[1]], normal))
             taken.append(span)
+            if pattern is _DATE_PATTERNS[-1]:
+                for year in _YEAR.finditer(text, m.end("year"), m.end()):
+                    values.append(Value("date", *year.span(), year.group(), (None, None, int(year.group()), None)))
+                    taken.append(year.span())
     return values
 
 
