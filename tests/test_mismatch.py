@@ -236,6 +236,7 @@ def test_a_place_does_not_clash_with_its_adjective_or_the_region_around_it():
         ("Profit rose 8% last year.", "Revenue rose 12% last year, and profit rose 8%."),
         ("The summit opened on March 3.", "Leaders arrived on March 2 and the summit opened the following day."),
         ("The suspect was arrested on Sunday.", "Police said on Tuesday that the suspect had been arrested."),
+        ("Sales rose 8% in 2023.", "The company said in a report published in March 2024 that its sales rose 8% last year."),
         ("Unemployment rose by 2 percentage points.", "Unemployment rose from 3% to 5% over the year."),
     ],
 )
@@ -246,6 +247,10 @@ def test_bounds_short_scales_ties_relative_days_report_dates_and_points_are_no_c
 def test_what_the_evidence_gives_otherwise_still_clashes():
     assert pairs("The storm killed 12 people.", "The storm killed 15 people, officials said on Monday.") == [("number", "12", "15")]
     assert pairs("At least 20 people died in the fire.", "Nine people died in the fire.") == [("number", "20", "Nine")]
+    # A date in what was said, not in when it was said, is the event's.
+    assert pairs("The suspect was arrested on Sunday.", "Police said the suspect was arrested on Tuesday.") == [
+        ("date", "Sunday", "Tuesday")
+    ]
     assert pairs("The government will spend £2 billion on hospitals.", "The government will spend £3bn on hospitals.") == [
         ("number", "2 billion", "3bn")
     ]

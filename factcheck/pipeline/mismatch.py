@@ -719,9 +719,18 @@ _RELATIVE_TIME = re.compile(
 )
 # A date right after a reporting verb is when something was said, not when it happened: "Police said on Tuesday
 # that the suspect had been arrested" gives no date of the arrest.
-_REPORTED_ON = re.compile(
-    r"\b(?:said|says|announced|reported|confirmed|stated|told [\w ]{1,24}?)(?: late| early)?(?: on)?\s+$", re.IGNORECASE
-)
+_REPORTING_VERBS = "said|says|announced|reported|confirmed|stated"
+_REPORTED_ON = re.compile(rf"\b(?:{_REPORTING_VERBS}|told [\w ]{{1,24}}?)(?: late| early)?(?: on)?\s+$", re.IGNORECASE)
+# So is a date further on, where "that" opens what was said right after it: "The company said in a report published
+# in March 2024 that its sales rose 8% last year" dates the report.
+_REPORTING_FRAME = re.compile(rf"\b(?:{_REPORTING_VERBS}|told)\b[^.;:!?\"“”]{{1,60}}$", re.IGNORECASE)
+_THAT_AFTER = re.compile(r",?\s+that\b")
+
+
+def _date_of_saying(text: str, date: Value) -> bool:
+    if _REPORTED_ON.search(text, max(0, date.start - 40), date.start):
+        return True
+    return bool(_THAT_AFTER.match(text, date.end) and _REPORTING_FRAME.search(text, max(0, date.start - 80), date.start))
 
 
 def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list[Mismatch]:
@@ -735,7 +744,7 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
     if not claim_values:
         return []
     evidence_values = [
-        v for v in extract_values(evidence) if not (v.kind == "date" and _REPORTED_ON.search(evidence, max(0, v.start - 40), v.start))
+        v for v in extract_values(evidence) if not (v.kind == "date" and _date_of_saying(evidence, v))
     ]
     claim_tokens = _content_tokens(claim)
     evidence_positions = _positions(evidence)
