@@ -296,3 +296,12 @@ def test_every_year_of_a_list_is_a_date():
     assert pairs("Profits rose 8% in 2023.", profits) == []
     assert pairs("The plant was inspected in 2021.", "The plant was inspected in 2019, 2020 or 2021.") == []
     assert pairs("Profits rose 8% in 2024.", profits) == [("date", "2024", "2022")]
+
+
+def test_a_change_is_no_rival_of_a_level():
+    # News writes "by 0.5%" for half a percentage point; "to 4.5%" is where the rate ended, not the size of the rise.
+    rates = "The bank raised interest rates by half a percentage point to 4.5%."
+    assert pairs("The bank raised interest rates by 0.5%.", rates) == []
+    assert pairs("The bank raised interest rates to 5%.", rates) == [("number", "5", "4.5")]
+    assert pairs("The bank raised interest rates by 0.5%.", "The bank raised interest rates by 0.25%.") == [("number", "0.5", "0.25")]
+    assert pairs("Sales rose 7%.", "Sales rose by about 5% to $40 million.") == [("number", "7", "5")]

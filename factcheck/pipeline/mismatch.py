@@ -181,6 +181,9 @@ class Value:
     # A number's bound: "min" (at least, more than), "max" (up to, fewer than), "about" (nearly, some), "range" (its
     # ``normal`` is then its low and high end: "between 5 and 7"); None if exact.
     bound: str | None = None
+    # Whether a number is the size of a change ("raised by 0.5%": True) or a level ("to 4.5%", "from 4%", "at 4%":
+    # False); None where no preposition says which.
+    change: bool | None = None
 
 
 @dataclass
@@ -272,6 +275,8 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
         if m.group("scale"):
             number *= SCALES[m.group("scale").lower()]
         bound = _BOUND_BEFORE.search(text, max(0, m.start() - 24), m.start())
+        before = bound.start() if bound else m.start()  # "by about 5%": the preposition is before the bound
+        preposition = _CHANGE_OR_LEVEL.search(text, max(0, before - 8), before)
         values.append(
             Value(
                 "number",
@@ -281,9 +286,13 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
                 (number,),
                 type=_unit(text, m.start(), m.end()),
                 bound=_BOUND_KIND.get(bound.group("bound").lower(), "about") if bound else None,
+                change=preposition.group(1).lower() == "by" if preposition else None,
             )
         )
     return _ranges(text, values)
+
+
+_CHANGE_OR_LEVEL = re.compile(r"\b(by|(?<!up )to|from|at)\s+[$€£¥]?$", re.IGNORECASE)
 
 
 # Two numbers that span a range: "between 5 and 7 percent", "5-7%", "$1.6bn to $2bn". "From 3% to 5%" is a change
@@ -640,7 +649,10 @@ def _same_kind(a: Value, b: Value) -> bool:
 
 def _same_unit(a: Value, b: Value) -> bool:
     """Two numbers count the same thing: the same unit, or, for bare numbers, both in digits and both years or
-    neither ("in the 80's" is no rival of "1989", "1938" none of "one")."""
+    neither ("in the 80's" is no rival of "1989", "1938" none of "one"); and not a change and a level ("raised rates
+    by 0.5%", loosely for half a point, is no rival of "to 4.5%")."""
+    if a.change is not None and b.change is not None and a.change != b.change:
+        return False
     if a.type or b.type:
         return a.type == b.type
     digits = all(re.match(r"\d", v.text) for v in (a, b))
