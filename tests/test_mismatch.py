@@ -305,3 +305,22 @@ def test_a_change_is_no_rival_of_a_level():
     assert pairs("The bank raised interest rates to 5%.", rates) == [("number", "5", "4.5")]
     assert pairs("The bank raised interest rates by 0.5%.", "The bank raised interest rates by 0.25%.") == [("number", "0.5", "0.25")]
     assert pairs("Sales rose 7%.", "Sales rose by about 5% to $40 million.") == [("number", "7", "5")]
+
+
+@pytest.mark.parametrize(
+    "claim, evidence",
+    [
+        ("The bridge opened in 2010.", "The bridge opened 13 years ago and was closed in 2023 for repairs."),
+        ("Sales rose 10% in 2023.", "Sales rose 10% last year after falling 5% in 2022."),
+        ("The suspect was arrested on Monday.", "The suspect was arrested yesterday and charged on Wednesday."),
+    ],
+)
+def test_a_relative_date_by_the_claims_words_may_be_the_claims_date(claim, evidence):
+    # The absolute date of the same clause dates the other event.
+    assert pairs(claim, evidence) == []
+
+
+def test_a_relative_date_far_from_the_claims_words_leaves_the_clash():
+    assert pairs("The suspect was arrested on Monday.", "The suspect was arrested on Tuesday and charged a day later.") == [
+        ("date", "Monday", "Tuesday")
+    ]

@@ -725,7 +725,7 @@ def _best_clause(anchors: Iterable[str], positions: dict[str, list[int]], text: 
 _RELATIVE_TIME = re.compile(
     r"\b(?:(?:next|last|this|coming|past|previous|following|same) "
     r"(?:year|month|week|decade|season|spring|summer|autumn|fall|winter|day|night|morning|evening)"
-    r"|(?:a|one|two|three|four|five|six|seven|\d+) (?:day|week|month|year)s? (?:later|earlier|before|after)"
+    r"|(?:a|one|two|three|four|five|six|seven|\d+) (?:day|week|month|year)s? (?:later|earlier|before|after|ago)"
     r"|the day (?:before|after)|yesterday|today|tomorrow|tonight|recently|soon)\b",
     re.IGNORECASE,
 )
@@ -813,6 +813,13 @@ def find_mismatches(claim: str, evidence: str, evidence_offset: int = 0) -> list
         if _compatible(value, best):
             continue
         same = [v for v in scope if _same_kind(value, v) and _compatible(value, v)]
+        if value.kind == "date":
+            # A relative date may be the claim's: "The bridge opened 13 years ago and was closed in 2023" gives the
+            # opening no year, and 2023 belongs to the closing.
+            same += [
+                Value("date", *m.span(), m.group(), (None, None, None, None))
+                for m in _RELATIVE_TIME.finditer(evidence, clause_start, clause_end)
+            ]
         if same and max(pull(v) for v in same) >= AMBIGUOUS_PULL * pull(best):
             continue  # the evidence gives the claim's value about as close to the claim's words: no clear clash
         mismatches.append(
