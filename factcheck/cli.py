@@ -646,32 +646,28 @@ def index_add(
     Interrupted (even by kill -9), the archive holds each document wholly or not at all; the same command again
     finishes the work.
     """
-    from factcheck.scale.archive import DATABASE, Archive, ArchiveError
+    from factcheck.pipeline.ingest import load_documents
+    from factcheck.scale.archive import Archive, ArchiveError
     from factcheck.scale.ray_engine import RayError
 
     if engine is BatchEngine.local and address:
         _fail("--address goes with --engine ray")
     _set_threads(threads)
-    new_folder, new_archive = not archive.exists(), not (archive / DATABASE).exists()
     try:
+        # Read before the archive is opened, so that a mistyped path makes no archive: removing one made here
+        # could remove what another index add, started at the same time, stores into it.
+        documents = load_documents([str(p) for p in paths], skip=archive, encoding=encoding)
         with _interrupts_kept(), Archive(archive) as opened:
             summary = opened.add(
-                [str(p) for p in paths],
+                documents,
                 engine=engine.value,
                 address=address,
                 documents_per_batch=documents_per_batch,
                 show_progress=_progress(quiet),
-                encoding=encoding,
             )
     except KeyboardInterrupt:
         _interrupted("interrupted: the documents stored so far are kept; run the same command again to finish")
     except (OSError, ArchiveError, RayError, *_load_errors()) as error:
-        if new_archive and (archive / DATABASE).exists():
-            # Nothing was read, so nothing was stored: a mistyped path leaves no empty archive behind.
-            for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm"):
-                (archive / name).unlink(missing_ok=True)
-            if new_folder and not any(archive.iterdir()):
-                archive.rmdir()
         _fail(str(error))
     typer.echo(f"{archive}: {summary.line()}", err=True)
 

@@ -315,6 +315,55 @@ def test_a_reader_checks_claims_while_a_writer_adds(tmp_path, checker):
     assert (town.document_id, town.verdict) == ("news-035", "supported")
 
 
+def test_two_index_adds_at_once_take_turns_and_keep_both_files_of_one_name(tmp_path, checker):
+    import fcntl
+
+    archive_path = tmp_path / "archive"
+    Archive(archive_path).add([ARTICLE])
+    texts = {"a": "The council of Alpha approved a new tram line on Monday.", "b": "Beta hospital opened a new wing on Friday."}
+    for folder, text in texts.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "article.txt").write_text(text, encoding="utf-8")
+    errors = {folder: tmp_path / f"{folder}.err" for folder in texts}
+    # Both start while a writer is at work (holding the archive's lock, an flock on its folder, as index add does).
+    lock = os.open(archive_path, os.O_RDONLY)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        writers = []
+        for folder, error in errors.items():
+            command = [sys.executable, "-m", "factcheck.cli", "index", "add", str(archive_path), str(tmp_path / folder)]
+            with error.open("w") as stderr:
+                writers.append(subprocess.Popen([*command, "--threads", "1"], cwd=REPO, stderr=stderr))
+        deadline, waited = time.monotonic() + 120, []
+        while len(waited) < 2 and time.monotonic() < deadline and any(w.poll() is None for w in writers):
+            time.sleep(0.1)
+            waited = [f for f, error in errors.items() if "writing to it; waiting for it to end" in error.read_text()]
+        # Readers take no turn: claims are checked meanwhile.
+        (result,) = checker.check(["The first crossing carried 212 passengers."], Archive(archive_path, create=False)).results
+        assert result.verdict == "supported"
+    finally:
+        os.close(lock)
+    for writer in writers:
+        assert writer.wait(timeout=120) == 0
+    archive = Archive(archive_path, create=False)
+    assert {d.text for d in archive.documents(archive.ids())} == {ARTICLE.read_text(encoding="utf-8"), *texts.values()}
+    assert [error.read_text().splitlines()[-1] for error in errors.values()] == [f"{archive_path}: 1 added, 0 replaced, 0 unchanged"] * 2
+    assert len(waited) == 2, "the writers did not wait for the one at work"
+
+
+def test_an_index_add_of_a_mistyped_path_never_removes_the_archive_another_is_making(tmp_path):
+    archive = tmp_path / "archive"
+    command = [sys.executable, "-m", "factcheck.cli", "index", "add", str(archive), "--threads", "1"]
+    typo = subprocess.Popen([*command, str(tmp_path / "nwes")], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    # The second starts as the first, having made the archive, finds its path missing: the first used to remove the
+    # archive then, and with it what the second was storing.
+    time.sleep(0.3)
+    good = subprocess.Popen([*command, str(write_articles(tmp_path / "news", 5))], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    assert typo.communicate()[1].splitlines()[-1] == f"error: {tmp_path / 'nwes'}: no such file or folder"
+    assert good.communicate()[1].splitlines()[-1] == f"{archive}: 5 added, 0 replaced, 0 unchanged"
+    assert len(Archive(archive, create=False)) == 5
+
+
 def test_the_command_line(tmp_path):
     archive = tmp_path / "archive"
     write_articles(tmp_path / "articles", 2)

@@ -12,7 +12,8 @@ changed version, in one transaction, so ``kill -9`` during ``add`` leaves every
 document wholly in or wholly out, and the next ``add`` of the same inputs does
 only what is missing (content hashes say what is stored already). WAL lets
 readers check claims while a writer adds: a reader sees the archive as of its
-last committed document.
+last committed document. One ``add`` or ``remove`` writes at a time (an
+``flock`` on the folder).
 
 Search over the whole archive (BM25 over every passage, saved by bm25s, and the
 matrix of every passage's embedding) is derived from SQLite and stamped with the
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -71,6 +73,8 @@ from factcheck.pipeline.retrieve import (
     make_passages,
 )
 from factcheck.pipeline.segment import Sentence, split_sentences
+
+log = logging.getLogger(__name__)
 
 DATABASE = "archive.sqlite"
 # search-2: with the passages' content stems. An archive's search files are derived from SQLite: those of an older
@@ -409,6 +413,25 @@ class Archive:
             raise
         self._db.execute("COMMIT")
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The archive's one writer: an exclusive lock on its folder (``flock``, let go when the process ends, even
+        by a kill), held for a whole ``add`` or ``remove``. Two adds at once had each named a new file ``article``
+        before either stored it, and the second replaced the first; SQLite's own lock is per transaction. Readers
+        take no part in it."""
+        import fcntl
+
+        lock = os.open(self.path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.warning("%s: another factcheck index add or remove is writing to it; waiting for it to end", self.path)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(lock)
+
     def check_retriever(self, retriever: Retriever) -> None:
         """Claims are embedded by the checker's retriever: it must be the one the passages were embedded by."""
         if retriever.window != self.window:
@@ -436,46 +459,48 @@ class Archive:
         Every input is read before anything is written, so a bad one (an ``IngestError`` naming it) changes
         nothing. A document held already with the same content is left alone; one whose id is held with other
         content replaces it. Files are told apart by path across calls: ``wapo/article.txt`` added after
-        ``nyt/article.txt`` is ``wapo/article``. ``documents_per_batch`` go through the encoder together (their
+        ``nyt/article.txt`` is ``wapo/article``. One ``add`` or ``remove`` writes at a time: another waits for it
+        (readers do not).
+        ``documents_per_batch`` go through the encoder together (their
         passages batched by length); a kill loses at most that many documents' work. ``engine="ray"`` embeds on a Ray cluster (``address``, or one
         started on this machine); this process writes. ``encoding`` is the files', as ``load_documents`` takes it.
         """
         if engine not in ("local", "ray"):
             raise ValueError(f"engine={engine!r}: use 'local' or 'ray'")
         self._check_model(self.embedder)
-        documents = load_documents(inputs, skip=self.path, encoding=encoding)
-        summary, todo = AddSummary(), []
-        for document in self._archive_ids(documents):
-            stored = self._db.execute(
-                "SELECT sha256, title, date, source, url FROM documents WHERE id = ?", (document.id,)
-            ).fetchone()
-            if not stored or stored[0] != sha256(document.text):
-                todo.append(document)
-                continue
-            about = (document.title, document.date, document.source, document.url)
-            if tuple(stored[1:]) == about:
-                summary.unchanged.append(document.id)
-                continue
-            # The same text with another date, title, source or url (a corrected feed record): the text's passages
-            # and embeddings stand, what is said about it is replaced.
-            with self._transaction():
-                self._db.execute(
-                    "UPDATE documents SET title = ?, date = ?, source = ?, url = ?, path = ? WHERE id = ?",
-                    (*about, document.path, document.id),
-                )
-                self._changed()
-            summary.replaced.append(document.id)
-        batches = [todo[i : i + documents_per_batch] for i in range(0, len(todo), documents_per_batch)]
-        if engine == "ray":
-            from factcheck.scale.ray_engine import prepare_on_ray
+        with self._writing():
+            summary, todo = AddSummary(), []
+            for document in self._archive_ids(load_documents(inputs, skip=self.path, encoding=encoding)):
+                stored = self._db.execute(
+                    "SELECT sha256, title, date, source, url FROM documents WHERE id = ?", (document.id,)
+                ).fetchone()
+                if not stored or stored[0] != sha256(document.text):
+                    todo.append(document)
+                    continue
+                about = (document.title, document.date, document.source, document.url)
+                if tuple(stored[1:]) == about:
+                    summary.unchanged.append(document.id)
+                    continue
+                # The same text with another date, title, source or url (a corrected feed record): the text's passages
+                # and embeddings stand, what is said about it is replaced.
+                with self._transaction():
+                    self._db.execute(
+                        "UPDATE documents SET title = ?, date = ?, source = ?, url = ?, path = ? WHERE id = ?",
+                        (*about, document.path, document.id),
+                    )
+                    self._changed()
+                summary.replaced.append(document.id)
+            batches = [todo[i : i + documents_per_batch] for i in range(0, len(todo), documents_per_batch)]
+            if engine == "ray":
+                from factcheck.scale.ray_engine import prepare_on_ray
 
-            prepared = prepare_on_ray(batches, self.embedder, self.window, address)
-        else:
-            prepared = (p for batch in batches for p in prepare(batch, self.embedder, self.window))
-        for item in self._progress(prepared, len(todo), show_progress):
-            (summary.replaced if self._store(item) else summary.added).append(item.document.id)
-        self.refresh()
-        return summary
+                prepared = prepare_on_ray(batches, self.embedder, self.window, address)
+            else:
+                prepared = (p for batch in batches for p in prepare(batch, self.embedder, self.window))
+            for item in self._progress(prepared, len(todo), show_progress):
+                (summary.replaced if self._store(item) else summary.added).append(item.document.id)
+            self.refresh()
+            return summary
 
     @staticmethod
     def _progress(items: Iterator[Prepared], total: int, shown: bool) -> Iterator[Prepared]:
@@ -550,14 +575,15 @@ class Archive:
     def remove(self, ids: Iterable[str] | str) -> list[str]:
         """Take documents out, all or none: an id the archive does not hold is an error and nothing is removed."""
         ids = list(dict.fromkeys([ids] if isinstance(ids, str) else ids))
-        with self._transaction():
-            missing = [i for i in ids if i not in self]
-            if missing:
-                raise ArchiveError(f"{self.path}: no document {', '.join(map(repr, missing))} (factcheck index info --ids lists them)")
-            self._db.executemany("DELETE FROM documents WHERE id = ?", [(i,) for i in ids])
-            if ids:
-                self._changed()
-        self.refresh()
+        with self._writing():
+            with self._transaction():
+                missing = [i for i in ids if i not in self]
+                if missing:
+                    raise ArchiveError(f"{self.path}: no document {', '.join(map(repr, missing))} (factcheck index info --ids lists them)")
+                self._db.executemany("DELETE FROM documents WHERE id = ?", [(i,) for i in ids])
+                if ids:
+                    self._changed()
+            self.refresh()
         return ids
 
     # --- reading -------------------------------------------------------------------------------------------
