@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -362,6 +364,51 @@ def test_an_index_add_of_a_mistyped_path_never_removes_the_archive_another_is_ma
     assert typo.communicate()[1].splitlines()[-1] == f"error: {tmp_path / 'nwes'}: no such file or folder"
     assert good.communicate()[1].splitlines()[-1] == f"{archive}: 5 added, 0 replaced, 0 unchanged"
     assert len(Archive(archive, create=False)) == 5
+
+
+def _without_write_override() -> None:
+    """Run in a child before its program starts, where the tests run as root: root's power to write where the
+    permission bits say no (CAP_DAC_OVERRIDE) is dropped from what the program may have, so that an archive without
+    write permission is read-only for it as for any other user."""
+    if os.geteuid() == 0 and ctypes.CDLL(None, use_errno=True).prctl(24, 1, 0, 0, 0):  # PR_CAPBSET_DROP, CAP_DAC_OVERRIDE
+        raise OSError(ctypes.get_errno(), "cannot drop CAP_DAC_OVERRIDE")
+
+
+def test_an_archive_that_is_read_only_here_checks_claims_and_writes_nothing(tmp_path):
+    archive = tmp_path / "archive"
+    with Archive(archive) as writable:
+        writable.add([ARTICLE, *OTHERS])
+    shutil.rmtree(archive / "search-2")  # as copied without them: the search is made in memory
+    (tmp_path / "claims.txt").write_text("The first crossing carried 212 passengers.\n", encoding="utf-8")
+    files = [archive, *archive.rglob("*")]
+    for path in files:
+        path.chmod(path.stat().st_mode & ~0o222)  # chmod -R a-w
+    before = sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in archive.rglob("*"))
+    try:
+        try:
+            probe = subprocess.run(["touch", archive / "probe"], preexec_fn=_without_write_override, capture_output=True)
+        except subprocess.SubprocessError:
+            pytest.skip("root's write permission cannot be taken away here")
+        assert probe.returncode != 0, "the archive is writable without write permission"
+        info = run_cli("index", "info", archive, preexec_fn=_without_write_override)
+        assert info.returncode == 0, info.stderr
+        assert "documents: 3" in info.stdout
+        checked = run_cli("check", "--claims", tmp_path / "claims.txt", "--index", archive, "-f", "csv", "--threads", "1",
+                          preexec_fn=_without_write_override)
+        assert checked.returncode == 0, checked.stderr
+        (row,) = pd.read_csv(io.StringIO(checked.stdout)).itertuples()
+        assert (row.document_id, row.verdict) == ("port-ellis-ferry", "supported")
+        for command in (("add", archive, ARTICLE), ("remove", archive, "tram")):
+            refused = run_cli("index", *command, preexec_fn=_without_write_override)
+            assert refused.returncode == 2
+            assert refused.stderr.strip() == (
+                f"error: {archive}: read-only here: documents can be neither added nor removed (checking claims against "
+                "it and index info work); copy it somewhere writable to change it"
+            )
+        assert sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in archive.rglob("*")) == before
+    finally:
+        for path in files:
+            path.chmod(path.stat().st_mode | 0o200)
 
 
 def test_the_command_line(tmp_path):

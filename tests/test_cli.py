@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -25,12 +26,15 @@ needs_examples = pytest.mark.skipif(not ARTICLE.is_file(), reason=f"shared examp
 
 
 def run_cli(
-    *args: str | Path, input: str | None = None, env: dict[str, str] | None = None
+    *args: str | Path, input: str | None = None, env: dict[str, str] | None = None, preexec_fn: Callable[[], None] | None = None
 ) -> subprocess.CompletedProcess:
-    """The command run the way a shell runs it, with the environment of the tests (model, offline hub) plus ``env``."""
+    """The command run the way a shell runs it, with the environment of the tests (model, offline hub) plus ``env``;
+    ``preexec_fn`` runs in the child before the command starts."""
     command = [sys.executable, "-m", "factcheck.cli", *map(str, args)]
     environment = {**os.environ, **(env or {})}
-    return subprocess.run(command, check=False, capture_output=True, text=True, input=input, cwd=REPO, env=environment)
+    return subprocess.run(
+        command, check=False, capture_output=True, text=True, input=input, cwd=REPO, env=environment, preexec_fn=preexec_fn
+    )
 
 
 OUR_ARTICLE_TEXT = (REPO / "factcheck" / "examples" / "port-ellis-ferry.txt").read_text(encoding="utf-8")

@@ -13,7 +13,8 @@ document wholly in or wholly out, and the next ``add`` of the same inputs does
 only what is missing (content hashes say what is stored already). WAL lets
 readers check claims while a writer adds: a reader sees the archive as of its
 last committed document. One ``add`` or ``remove`` writes at a time (an
-``flock`` on the folder).
+``flock`` on the folder). An archive this process may not write is opened
+read-only and nothing is written to it: search files it lacks are made in memory.
 
 Search over the whole archive (BM25 over every passage, saved by bm25s, and the
 matrix of every passage's embedding) is derived from SQLite and stamped with the
@@ -196,6 +197,21 @@ def _model_folder(embedder: Embedder) -> str:
     return str(embedder.model_name)
 
 
+def _read_only_uri(database: Path) -> str:
+    """SQLite's address for reading ``database`` without writing anything (``mode=ro``).
+
+    SQLite reads a WAL database it may not write only with its -wal and -shm files beside it, there while a writer
+    has it open (https://sqlite.org/wal.html#readonly), or as immutable: read without locks, which is safe only
+    where nobody can change the file (a read-only mount, no write permission for anyone) and nothing is left in
+    a -wal file that a writer killed did not fold back into it."""
+    folder = database.parent
+    unchangeable = bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not any(
+        p.stat().st_mode & 0o222 for p in (folder, database)
+    )
+    immutable = unchangeable and not Path(f"{database}-wal").exists()
+    return database.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -204,19 +220,27 @@ class _Search:
     """The whole archive's passages at one generation: BM25, the embedding matrix, the content stems of the
     "unrelated" rule (a posting list a stem), and each passage's document."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.bm25 = bm25s_module().BM25.load(str(folder / "bm25"), mmap=True)
-        self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        self.document_of = np.load(folder / "documents.npy")
-        self.document_ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
-        self.stem_ids = {stem: n for n, stem in enumerate(json.loads((folder / "stems.json").read_text(encoding="utf-8")))}
-        self.stem_starts = np.load(folder / "stem_starts.npy")
-        self.stem_passages = np.load(folder / "stem_passages.npy", mmap_mode="r")
+    def __init__(self, bm25, vectors: np.ndarray, document_of: np.ndarray, document_ids: list[str], stems: list[str],
+                 stem_starts: np.ndarray, stem_passages: np.ndarray):
+        self.bm25, self.vectors, self.document_of, self.document_ids = bm25, vectors, document_of, document_ids
+        self.stem_ids = {stem: n for n, stem in enumerate(stems)}
+        self.stem_starts, self.stem_passages = stem_starts, stem_passages
 
-    @staticmethod
-    def build(rows: list[tuple[str, str, int, int, bytes]], target: Path) -> None:
-        """Write the search files of ``rows`` (document id, text, start, end, embedding) into ``target``."""
+    @classmethod
+    def load(cls, folder: Path) -> _Search:
+        return cls(
+            bm25s_module().BM25.load(str(folder / "bm25"), mmap=True),
+            np.load(folder / "vectors.npy", mmap_mode="r"),
+            np.load(folder / "documents.npy"),
+            json.loads((folder / "ids.json").read_text(encoding="utf-8")),
+            json.loads((folder / "stems.json").read_text(encoding="utf-8")),
+            np.load(folder / "stem_starts.npy"),
+            np.load(folder / "stem_passages.npy", mmap_mode="r"),
+        )
+
+    @classmethod
+    def of(cls, rows: list[tuple[str, str, int, int, bytes]]) -> _Search:
+        """The search over ``rows`` (document id, text, start, end, embedding), in memory."""
         ids: dict[str, int] = {}
         document_of = np.array([ids.setdefault(doc_id, len(ids)) for doc_id, *_ in rows], dtype=np.int32)
         vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(len(rows), EMBEDDING_SIZE)
@@ -224,19 +248,30 @@ class _Search:
         bm25 = bm25s_module().BM25()
         # bm25s refuses an empty vocabulary (an empty archive, or passages of stop words alone).
         bm25.index(tokens if any(tokens) else [["_"]] * max(1, len(rows)), show_progress=False)
-        target.mkdir(parents=True)
-        bm25.save(str(target / "bm25"))
-        np.save(target / "vectors.npy", vectors)
-        np.save(target / "documents.npy", document_of)
         stems: dict[str, int] = {}
         postings = [(stems.setdefault(stem, len(stems)), n) for n, (_, text, start, end, _) in enumerate(rows)
                     for stem in content_stems(text[start:end])]
         stem_of = np.array([stem for stem, _ in postings], dtype=np.int32)
         passage_of = np.array([passage for _, passage in postings], dtype=np.int32)
-        np.save(target / "stem_passages.npy", passage_of[np.argsort(stem_of, kind="stable")])
-        np.save(target / "stem_starts.npy", np.concatenate([[0], np.cumsum(np.bincount(stem_of, minlength=len(stems)))]))
-        (target / "stems.json").write_text(json.dumps(list(stems)), encoding="utf-8")
-        (target / "ids.json").write_text(json.dumps(list(ids)), encoding="utf-8")
+        return cls(
+            bm25,
+            vectors,
+            document_of,
+            list(ids),
+            list(stems),
+            np.concatenate([[0], np.cumsum(np.bincount(stem_of, minlength=len(stems)))]),
+            passage_of[np.argsort(stem_of, kind="stable")],
+        )
+
+    def save(self, target: Path) -> None:
+        target.mkdir(parents=True)
+        self.bm25.save(str(target / "bm25"))
+        np.save(target / "vectors.npy", self.vectors)
+        np.save(target / "documents.npy", self.document_of)
+        np.save(target / "stem_passages.npy", self.stem_passages)
+        np.save(target / "stem_starts.npy", self.stem_starts)
+        (target / "stems.json").write_text(json.dumps(list(self.stem_ids)), encoding="utf-8")
+        (target / "ids.json").write_text(json.dumps(self.document_ids), encoding="utf-8")
 
     def related(self, claim_text: str, claim_embedding: np.ndarray, top_k: int | None, thresholds: Thresholds) -> list[str]:
         """The documents holding a passage that the "unrelated" rule lets through for the claim, best first: the
@@ -317,8 +352,11 @@ class Archive:
                 raise ArchiveError(f"{self.path}: not an archive (a folder with other files; {DATABASE} is missing)")
             self.path.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder or Embedder()
+        # An archive this process may not write (another user's, a read-only mount, chmod -R a-w) is read without a
+        # write of any kind: add and remove are refused, checking claims keeps what it makes in memory.
+        self.read_only = database.is_file() and not (os.access(self.path, os.W_OK) and os.access(database, os.W_OK))
+        self._connect_to = _read_only_uri(database) if self.read_only else str(database)
         # One SQLite connection a thread (a connection must stay in the thread that made it), all closed by close().
-        self._database = database
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
@@ -327,17 +365,23 @@ class Archive:
             if tables and "meta" not in tables:  # someone else's database: never write our tables into it
                 self.close()
                 raise ArchiveError(f"{self.path}: not an archive ({DATABASE} is a database of something else)")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+            if not self.read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
             meta = dict(self._db.execute("SELECT key, value FROM meta"))
         except sqlite3.DatabaseError as error:
             self.close()
-            if not os.access(self.path, os.W_OK) or not os.access(database, os.W_OK):
+            if self.read_only:
                 raise ArchiveError(
-                    f"{self.path}: the archive is read-only here; factcheck writes to it even to check claims (the "
-                    "database's journal, the search files made from it): copy it somewhere writable"
+                    f"{self.path}: read-only here, and SQLite cannot read it ({error}): it reads an archive it may not "
+                    "write while a writer has it open (its -wal and -shm files are beside it) or where nobody may write "
+                    f"to it: make it read-only for everyone (chmod -R a-w {self.path}), or copy it somewhere writable"
                 ) from None
+            if not os.access(self.path, os.W_OK):
+                raise ArchiveError(f"{self.path}: read-only here: an archive cannot be made in it") from None
             raise ArchiveError(f"{self.path}: not an archive ({DATABASE}: {error})") from None
+        if not meta and self.read_only:
+            raise ArchiveError(f"{self.path}: not an archive ({DATABASE} holds none of an archive's settings)")
         if not meta:
             model = _model_folder(self.embedder)
             with self._transaction():
@@ -379,7 +423,9 @@ class Archive:
                 if self._closed:
                     raise ArchiveError(f"{self.path}: the archive was closed; open it again with Archive(path)")
                 # Autocommit: every write opens its own transaction, so that one document is one transaction.
-                db = sqlite3.connect(self._database, isolation_level=None, timeout=60, check_same_thread=False)
+                db = sqlite3.connect(
+                    self._connect_to, uri=self.read_only, isolation_level=None, timeout=60, check_same_thread=False
+                )
                 db.execute("PRAGMA foreign_keys=ON")
                 # A process killed mid-write loses nothing committed with NORMAL in WAL mode; only a power cut could
                 # lose the last transactions, never leave half of one.
@@ -421,6 +467,11 @@ class Archive:
         take no part in it."""
         import fcntl
 
+        if self.read_only:
+            raise ArchiveError(
+                f"{self.path}: read-only here: documents can be neither added nor removed (checking claims against it "
+                "and index info work); copy it somewhere writable to change it"
+            )
         lock = os.open(self.path, os.O_RDONLY)
         try:
             try:
@@ -711,22 +762,16 @@ class Archive:
         folder = self.path / SEARCH_FOLDER
         current = folder / str(generation)
         if not (current / "ids.json").is_file():
-            self._db.execute("BEGIN")  # one snapshot: the rows and the generation they are
-            try:
-                generation = self.generation()
-                current = folder / str(generation)
-                rows = self._db.execute(
-                    'SELECT d.id, d.text, p.start, p."end", p.embedding FROM passages p '
-                    "JOIN documents d ON d.key = p.document ORDER BY p.key"
-                ).fetchall()
-            finally:
-                self._db.execute("COMMIT")
+            if self.read_only:
+                return self._search_in_memory()
+            rows, generation = self._rows()
+            current = folder / str(generation)
             folder.mkdir(exist_ok=True)
             # Built aside and renamed into place: a reader never sees half an index, and two builders of the same
             # generation make the same files, so whichever rename lands first stands.
             scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=folder))
             try:
-                _Search.build(rows, scratch / "index")
+                _Search.of(rows).save(scratch / "index")
                 try:
                     os.rename(scratch / "index", current)
                 except OSError:
@@ -736,14 +781,18 @@ class Archive:
                 shutil.rmtree(scratch, ignore_errors=True)
             del rows
         try:
-            self._search, self._search_generation = _Search(current), generation
+            self._search, self._search_generation = _Search.load(current), generation
         except (OSError, ValueError, EOFError) as error:
             if self.generation() != generation:  # a writer has moved on and removed this generation meanwhile
                 return self._refresh(rebuilt=rebuilt)
+            if self.read_only:
+                return self._search_in_memory()
             if rebuilt:
                 raise ArchiveError(f"{current}: the archive's search files cannot be read, even rebuilt ({error})") from None
             shutil.rmtree(current, ignore_errors=True)  # damaged: made again from the database
             return self._refresh(rebuilt=True)
+        if self.read_only:
+            return self._search
         shutil.rmtree(self.path / "search", ignore_errors=True)  # an older version's search files (SEARCH_FOLDER)
         for old in folder.iterdir():  # earlier generations; a reader that has one open keeps its mapped files
             if old.name != str(generation) and not old.name.startswith(".") and old.name.isdigit() and int(old.name) < generation:
@@ -752,6 +801,24 @@ class Archive:
             elif old.name.startswith(".build-") and time.time() - old.stat().st_mtime > STALE_BUILD_SECONDS:
                 shutil.rmtree(old, ignore_errors=True)
         return self._search
+
+    def _search_in_memory(self) -> _Search:
+        """The search built from the database and kept in this process alone: the archive's search files are stale,
+        missing or damaged, and read-only here."""
+        rows, generation = self._rows()
+        self._search, self._search_generation = _Search.of(rows), generation
+        return self._search
+
+    def _rows(self) -> tuple[list[tuple[str, str, int, int, bytes]], int]:
+        """Every passage (document id, text, start, end, embedding) with the generation they are, in one snapshot."""
+        self._db.execute("BEGIN")
+        try:
+            return self._db.execute(
+                'SELECT d.id, d.text, p.start, p."end", p.embedding FROM passages p '
+                "JOIN documents d ON d.key = p.document ORDER BY p.key"
+            ).fetchall(), self.generation()
+        finally:
+            self._db.execute("COMMIT")
 
     def related(
         self, claims: list[str], claim_embeddings: np.ndarray, top_k: int | None, thresholds: Thresholds = Thresholds()
