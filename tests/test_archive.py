@@ -119,6 +119,25 @@ def test_a_file_never_replaces_another_file_of_the_same_name(tmp_path):
     assert archive.add([Document("Version two.", id="x1")]).replaced == ["x1"]
 
 
+def test_files_moved_or_copied_to_another_folder_are_the_documents_held_not_new_ones(tmp_path):
+    news = write_articles(tmp_path / "news", 3)
+    archive = Archive(tmp_path / "archive")
+    ids = archive.add([news]).added
+    moved = news.rename(tmp_path / "desk")
+    assert archive.add([moved]).unchanged == ids
+    assert archive.ids() == ids
+    assert [d.path for d in archive.documents(ids)] == [str(moved / f"{i}.txt") for i in ids]
+    # Where it was moved to is where a changed file is looked for: it replaces the document.
+    (moved / "news-001.txt").write_text("The new library of town 1 was closed on day 2.", encoding="utf-8")
+    assert archive.add([moved]).replaced == ["news-001"]
+    # A copy given with its original is one document too, as is one given alone.
+    shutil.copytree(moved, tmp_path / "copy")
+    assert archive.add([moved, tmp_path / "copy"]).unchanged == ids
+    assert archive.add([tmp_path / "copy"]).unchanged == ids
+    assert sorted(archive.ids()) == ids
+    assert archive.documents(["news-001"])[0].text == "The new library of town 1 was closed on day 2."
+
+
 def test_a_new_version_of_an_archived_file_is_checked_against_the_old_one_but_never_a_copy_of_itself(tmp_path, checker):
     original = ARTICLE.read_text(encoding="utf-8")
     (tmp_path / "old").mkdir()

@@ -100,6 +100,7 @@ CREATE TABLE IF NOT EXISTS documents (
     added REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_by_path ON documents(path);
+CREATE INDEX IF NOT EXISTS documents_by_sha256 ON documents(sha256);
 CREATE TABLE IF NOT EXISTS passages (
     key INTEGER PRIMARY KEY,
     document INTEGER NOT NULL REFERENCES documents(key) ON DELETE CASCADE,
@@ -510,8 +511,9 @@ class Archive:
         Every input is read before anything is written, so a bad one (an ``IngestError`` naming it) changes
         nothing. A document held already with the same content is left alone; one whose id is held with other
         content replaces it. Files are told apart by path across calls: ``wapo/article.txt`` added after
-        ``nyt/article.txt`` is ``wapo/article``. One ``add`` or ``remove`` writes at a time: another waits for it
-        (readers do not).
+        ``nyt/article.txt`` is ``wapo/article``; a file of the same name and text at another path (its folder
+        moved, or reached by another path) is the document held, its path recorded (``_archive_ids``). One
+        ``add`` or ``remove`` writes at a time: another waits for it (readers do not).
         ``documents_per_batch`` go through the encoder together (their
         passages batched by length); a kill loses at most that many documents' work. ``engine="ray"`` embeds on a Ray cluster (``address``, or one
         started on this machine); this process writes. ``encoding`` is the files', as ``load_documents`` takes it.
@@ -523,13 +525,17 @@ class Archive:
             summary, todo = AddSummary(), []
             for document in self._archive_ids(load_documents(inputs, skip=self.path, encoding=encoding)):
                 stored = self._db.execute(
-                    "SELECT sha256, title, date, source, url FROM documents WHERE id = ?", (document.id,)
+                    "SELECT sha256, title, date, source, url, path FROM documents WHERE id = ?", (document.id,)
                 ).fetchone()
                 if not stored or stored[0] != sha256(document.text):
                     todo.append(document)
                     continue
                 about = (document.title, document.date, document.source, document.url)
-                if tuple(stored[1:]) == about:
+                if tuple(stored[1:5]) == about:
+                    if stored[5] != document.path:
+                        # A file found at a new path: where the next add looks for it. A path goes into no report and
+                        # no search file, so the search over the archive stands (no new generation, no rebuild).
+                        self._db.execute("UPDATE documents SET path = ? WHERE id = ?", (document.path, document.id))
                     summary.unchanged.append(document.id)
                     continue
                 # The same text with another date, title, source or url (a corrected feed record): the text's passages
@@ -562,28 +568,53 @@ class Archive:
         return tqdm(items, total=total, unit="doc", desc="indexing")
 
     def _archive_ids(self, documents: list[Document]) -> list[Document]:
-        """The documents under the ids the archive knows them by. A document named after its file (a text or HTML
-        file, a JSON file of one record without an id) is that file: added again, it keeps its id; a new file whose
-        name is taken by another source is named by the fewest trailing parts of its path that no other source
-        holds (``b/article``, then ``c/b/article``), so that one file never replaces another. A document with an
-        id of its own (a JSON record's, a ``Document``'s) is that id: other content under it replaces the old."""
+        """The documents under the ids the archive knows them by, a file given twice in one call (a copy, another
+        path to it) once.
+
+        A document named after its file (a text or HTML file, a JSON file of one record without an id) is that
+        file: added again, it keeps its id. A file at a path the archive does not know, with the name and the text
+        of a file it holds (its folder moved or copied, reached by another path), is that document: the same
+        content is one document, and its path becomes this one (where a changed file is looked for next). Any
+        other new file whose name is taken by another source is named by the fewest trailing parts of its path
+        that no other source holds (``b/article``, then ``c/b/article``), so that one file never replaces another.
+        A document with an id of its own (a JSON record's, a ``Document``'s) is that id: other content under it
+        replaces the old."""
         from dataclasses import replace
 
-        renamed, assigned = [], {}  # assigned: id -> path of the files given ids in this call
-        for document in documents:
-            stem = Path(document.path).resolve().with_suffix("") if document.path else None
+        files: dict[int, Path] = {}  # which documents are files, by their resolved paths
+        for n, document in enumerate(documents):
             # load_documents names files after the ends of their paths (``nyt/article`` beside ``wapo/article``).
-            depth = len(document.id.split("/"))
-            if stem and "/".join(stem.parts[-depth:]) == document.id:
-                path = str(Path(document.path).resolve())
-                known = self._db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchall()
-                if len(known) == 1:  # one document from this file: the file itself, not one record of many
-                    document = replace(document, id=known[0][0], path=path)
-                else:
-                    document = replace(document, id=self._free_id(stem, depth, path, assigned), path=path)
-                assigned[document.id] = path
-            renamed.append(document)
+            stem = Path(document.path).resolve().with_suffix("") if document.path else None
+            if stem and "/".join(stem.parts[-len(document.id.split("/")) :]) == document.id:
+                files[n] = Path(document.path).resolve()
+        ids: dict[int, str] = {}
+        assigned: dict[str, str] = {}  # id -> path of the files given ids in this call
+        # The files the archive knows by path first, so that a file's own document is never taken by another path.
+        for n, path in files.items():
+            known = self._db.execute("SELECT id FROM documents WHERE path = ?", (str(path),)).fetchall()
+            if len(known) == 1:  # one document from this file: the file itself, not one record of many
+                ids[n] = known[0][0]
+                assigned[ids[n]] = str(path)
+        given = {(sha256(documents[n].text), files[n].stem): doc_id for n, doc_id in ids.items()}
+        renamed = []
+        for n, document in enumerate(documents):
+            if n in files and n not in ids:
+                path, same = files[n], (sha256(document.text), files[n].stem)
+                if same in given:
+                    continue
+                held = self._held_file(*same, assigned)
+                depth = len(document.id.split("/"))
+                ids[n] = given[same] = held or self._free_id(path.with_suffix(""), depth, str(path), assigned)
+                assigned[ids[n]] = str(path)
+            renamed.append(replace(document, id=ids[n], path=str(files[n])) if n in files else document)
         return renamed
+
+    def _held_file(self, digest: str, name: str, assigned: dict[str, str]) -> str | None:
+        """The id of a file document of this ``name`` and text that the archive holds, not given in this call."""
+        for doc_id, path in self._db.execute("SELECT id, path FROM documents WHERE sha256 = ? ORDER BY key", (digest,)):
+            if path and Path(path).stem == name == doc_id.split("/")[-1] and doc_id not in assigned:
+                return doc_id
+        return None
 
     def _free_id(self, stem: Path, depth: int, path: str, assigned: dict[str, str]) -> str:
         """The shortest end of ``stem``, of at least ``depth`` parts, that no document from another source holds."""
