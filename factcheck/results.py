@@ -43,7 +43,8 @@ class Evidence:
     key_span: Span | None = None  # the words inside ``text`` that drive the verdict
     mismatches: list[Mismatch] = field(default_factory=list)  # values the passage gives otherwise
     # Set when a check beyond NLI decided how this passage counts (see factcheck.pipeline.aggregate):
-    # "verbatim" (it supports), "mismatch" or "negation" (it contradicts), "unrelated" or "question" (neither).
+    # "verbatim" (it supports), "mismatch" or "negation" (it contradicts), "unrelated", "question" or "unclear" (a
+    # negation the model does not read as contradicting: neither).
     rule: str | None = None
 
 

@@ -117,8 +117,15 @@ def test_a_negation_the_model_leans_to_read_as_entailment_is_unclear_not_a_contr
     claim = "The company avoided layoffs last year."
     text = "The company did not lay off any workers last year."
     leaning = apply_rules(claim, evidence(text, 0.58, 0.1, 0.32), Thresholds())
-    assert leaning.rule == "negation" and strengths(leaning) == (0.0, 0.0)
+    assert leaning.rule == "unclear" and strengths(leaning) == (0.0, 0.0)
     assert decide(Claim(claim, id="c1"), "doc", [leaning], HAND).verdict == "not_mentioned"
+
+
+def test_a_passage_negating_the_claims_own_word_contradicts_it_whichever_way_the_model_leans():
+    claim = "The mayor attended the meeting."
+    negated = apply_rules(claim, evidence("The mayor did not attend the meeting.", 0.58, 0.1, 0.32), Thresholds())
+    assert negated.rule == "negation" and negated.key_span.text == "did not attend"
+    assert decide(Claim(claim, id="c1"), "doc", [negated], HAND).verdict == "contradicted"
 
 
 def test_a_passage_about_something_else_neither_supports_nor_contradicts():

@@ -847,6 +847,14 @@ def negation_clash(claim: str, evidence: str) -> tuple[bool, list[tuple[int, int
     return bool(negation_spans(claim)) != bool(negations), negations
 
 
+def negates_claim_word(claim: str, evidence: str, negations: list[tuple[int, int]]) -> bool:
+    """Whether the first content word after one of the evidence's ``negations`` is a word of the claim (by stem):
+    "did not attend" negates "attended"; "did not cure them of their dream" does not negate "had a dream"."""
+    claim_stems = content_stems(claim)
+    words = _content_tokens(evidence)
+    return any(next((stem for stem, start, _ in words if start >= end), None) in claim_stems for _, end in negations)
+
+
 def negation_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of negation words ("not", "n't", "never", ...)."""
     spans = []
