@@ -91,6 +91,24 @@ def test_only_sentences_are_encoded_and_a_window_is_close_to_its_own_encoding():
     assert ((own * embeddings[windows]).sum(axis=1) > 0.85).all()
 
 
+def test_a_text_given_several_times_is_encoded_once():
+    # Many claims against one article under several names (FNC-1's headlines share their bodies) encode it once.
+    class Recording(Embedder):
+        calls: list = []
+
+        def encode(self, texts, batch_size=32):
+            self.calls.append(list(texts))
+            return super().encode(texts, batch_size)
+
+    embedder = Recording(backend="torch")
+    texts = ["The ferry terminal opened.", "It cost 84 million euros.", "The ferry terminal opened."] * 20
+    embeddings = embedder.encode(texts)
+    assert embedder.calls[-1] == texts[:2]
+    assert embeddings.shape == (60, 384)
+    assert (embeddings[::3] == embeddings[0]).all() and (embeddings[2::3] == embeddings[0]).all()
+    assert (embeddings[1::3] == embeddings[1]).all() and not (embeddings[1] == embeddings[0]).all()
+
+
 def test_claims_seen_before_are_embedded_again_when_the_claim_cache_is_cleared():
     small = Retriever(Embedder(backend="torch"), cache_size=1)  # keeps 16 claim embeddings
     first = [f"The council approved budget number {i}." for i in range(10)]

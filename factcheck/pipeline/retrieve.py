@@ -114,6 +114,10 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+        distinct = list(dict.fromkeys(texts))
+        if len(distinct) < len(texts):  # one article under several names, a sentence every report repeats
+            row = {text: i for i, text in enumerate(distinct)}
+            return self.encode(distinct, batch_size)[[row[text] for text in texts]]
         import torch
 
         from factcheck.nli.infer import side_by_side
