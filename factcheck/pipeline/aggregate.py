@@ -56,6 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
+from factcheck.nli.key_spans import span_from_scores, words_of
 from factcheck.pipeline.mismatch import (
     NEGATIONS,
     content_coverage,
@@ -403,7 +404,6 @@ OCCLUSION_WINDOW = 3
 # supported passages, no model call but the run of the passage's words that are the claim's content words, 0.27-0.33.
 FINE_REGION = 8
 FINE_MARGIN = 1
-_WORD = re.compile(r"\S+")
 
 
 class KeySpanSearch:
@@ -423,7 +423,7 @@ class KeySpanSearch:
         self.text = text
         self.probability = probability
         self.fine_region = fine_region
-        self.words = [m.span() for m in _WORD.finditer(text)]
+        self.words = words_of(text)
         self.region = (0, len(self.words))
         self.ranges: list[tuple[int, int]] = []  # the word ranges removed in this round
         self.fine_ranges: list[tuple[int, int]] = []
@@ -467,16 +467,15 @@ def key_span_from_drops(evidence: Evidence, words, ranges, drops: np.ndarray) ->
     A word's importance is the largest drop in the verdict's probability among the windows that remove it;
     the key span is the run of words around the most important one whose importance is at least half of it.
     """
-    if not words or drops.size == 0 or drops.max() <= 0:
-        return None
     importance = np.zeros(len(words))
     for (first, last), drop in zip(ranges, drops):
         importance[first:last] = np.maximum(importance[first:last], drop)
-    peak = int(importance.argmax())
-    left = right = peak
-    while left > 0 and importance[left - 1] >= importance[peak] / 2:
-        left -= 1
-    while right + 1 < len(words) and importance[right + 1] >= importance[peak] / 2:
-        right += 1
-    start, end = words[left][0], words[right][1]
+    return span_of_evidence(evidence, span_from_scores(words, importance))
+
+
+def span_of_evidence(evidence: Evidence, offsets: tuple[int, int] | None) -> Span | None:
+    """The span of the document at these character offsets of the passage."""
+    if offsets is None:
+        return None
+    start, end = offsets
     return Span(evidence.document_id, evidence.start + start, evidence.start + end, evidence.text[start:end])

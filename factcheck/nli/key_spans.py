@@ -1,0 +1,157 @@
+"""The key-span head: the words of a passage that drive its verdict, in one forward pass.
+
+The occlusion search (``factcheck.pipeline.aggregate.KeySpanSearch``) finds them by removing words and asking the
+NLI model again, a dozen model calls a passage. The head is trained (``models/train_key_spans.py``) to predict what
+the exhaustive search, which removes every three-word window, would find: per word, its importance as a share of the
+passage's most important word's. It is the NLI model with its top layers copied and fine-tuned and a token
+classifier on top; only those layers are stored, beside the NLI model's weights (``key_spans.safetensors``). It is
+made for that NLI model: another model's folder has no such file, and the checker searches by occlusion there.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from factcheck.nli.data import LABELS
+
+KEY_SPAN_FILE = "key_spans.safetensors"
+WORD = re.compile(r"\S+")
+
+
+def words_of(text: str) -> list[tuple[int, int]]:
+    """The passage's words as the occlusion search counts them: runs of non-space characters."""
+    return [m.span() for m in WORD.finditer(text)]
+
+
+def span_from_scores(words: list[tuple[int, int]], scores: np.ndarray) -> tuple[int, int] | None:
+    """The run of words around the most important one whose importance is at least half of it (the occlusion
+    search's rule), as character offsets in the passage."""
+    if not words or scores.size == 0 or scores.max() <= 0:
+        return None
+    peak = int(scores.argmax())
+    left = right = peak
+    while left > 0 and scores[left - 1] >= scores[peak] / 2:
+        left -= 1
+    while right + 1 < len(words) and scores[right + 1] >= scores[peak] / 2:
+        right += 1
+    return words[left][0], words[right][1]
+
+
+@dataclass
+class Encoded:
+    inputs: dict
+    offsets: list[list[tuple[int, int]]]
+    sequence_ids: list[list[int | None]]
+
+
+class KeySpanHead:
+    """``KeySpanHead.load(model_folder)``: the head stored with an NLI model, or None where it has none."""
+
+    def __init__(self, model, tokenizer, max_length: int = 512):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    @classmethod
+    def untrained(cls, model_folder: str | Path, layers: int) -> KeySpanHead:
+        """The NLI model with a token classifier, only its top ``layers`` layers and the classifier trainable."""
+        head = cls._build(Path(model_folder), {})
+        for parameter in head.model.parameters():
+            parameter.requires_grad = False
+        for module in (*head.model.base_model.encoder.layer[-layers:], head.model.classifier):
+            for parameter in module.parameters():
+                parameter.requires_grad = True
+        return head
+
+    @classmethod
+    def load(cls, model_folder: str | Path, *, dtype=None) -> KeySpanHead | None:
+        path = Path(model_folder) / KEY_SPAN_FILE
+        if not path.is_file():
+            return None
+        from safetensors.torch import load_file
+
+        head = cls._build(Path(model_folder), load_file(str(path)))
+        head.model.eval()
+        if dtype is not None:
+            head.model.to(dtype)
+        return head
+
+    @classmethod
+    def _build(cls, folder: Path, trained: dict) -> KeySpanHead:
+        """The NLI model's weights with the head's over them. Built by hand rather than by ``from_pretrained``:
+        that would report the NLI model's pooler as unexpected on every load (a token classifier has none)."""
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
+
+        config = AutoConfig.from_pretrained(str(folder))
+        model = AutoModelForTokenClassification.from_config(config)
+        state = {name: tensor for name, tensor in load_file(str(folder / "model.safetensors")).items() if ".pooler." not in name}
+        unknown = set(trained) - set(model.state_dict())
+        if unknown:
+            raise ValueError(f"{folder / KEY_SPAN_FILE}: not a key-span head of this model (unknown weights {sorted(unknown)[:3]})")
+        model.load_state_dict({**state, **trained})
+        return cls(model, AutoTokenizer.from_pretrained(str(folder)))
+
+    def save(self, path: Path, record: dict) -> None:
+        """The trained layers in bfloat16: half the size, and how a CPU with AMX or avx512_bf16 runs them anyway."""
+        import torch
+        from safetensors.torch import save_file
+
+        trained = {name for name, p in self.model.named_parameters() if p.requires_grad}
+        state = {
+            name: tensor.detach().to(torch.bfloat16).contiguous()
+            for name, tensor in self.model.state_dict().items()
+            if name in trained
+        }
+        save_file(state, str(path), metadata={"record": json.dumps(record)})
+
+    @staticmethod
+    def channel(label: str) -> int:
+        return LABELS.index(label)
+
+    def encode(self, pairs: list[tuple[str, str]]) -> Encoded:
+        batch = self.tokenizer(
+            [p for p, _ in pairs],
+            [c for _, c in pairs],
+            truncation="only_first",
+            max_length=self.max_length,
+            padding=True,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
+        offsets = batch.pop("offset_mapping").tolist()
+        return Encoded(dict(batch), offsets, [batch.sequence_ids(i) for i in range(len(pairs))])
+
+    @staticmethod
+    def token_words(encoded: Encoded, row: int, words: list[tuple[int, int]]) -> list[int | None]:
+        """For each token, the index of the passage word it belongs to (None: claim, special tokens, padding)."""
+        starts = [start for start, _ in words]
+        out = []
+        for (start, end), sequence in zip(encoded.offsets[row], encoded.sequence_ids[row]):
+            out.append(bisect.bisect_right(starts, start) - 1 if sequence == 0 and end > start else None)
+        return out
+
+    def spans(self, items: list[tuple[str, str, str]], batch_size: int = 32) -> list[tuple[int, int] | None]:
+        """For each (passage, claim, deciding label), the key span's character offsets in the passage."""
+        import torch
+
+        out = []
+        for first in range(0, len(items), batch_size):
+            chunk = items[first : first + batch_size]
+            encoded = self.encode([(passage, claim) for passage, claim, _ in chunk])
+            with torch.inference_mode():
+                scores = torch.sigmoid(self.model(**encoded.inputs).logits.float()).numpy()
+            for row, (passage, _, label) in enumerate(chunk):
+                words = words_of(passage)
+                importance = np.zeros(len(words))
+                for token, word in enumerate(self.token_words(encoded, row, words)):
+                    if word is not None:
+                        importance[word] = max(importance[word], scores[row, token, self.channel(label)])
+                out.append(span_from_scores(words, importance))
+        return out
