@@ -46,7 +46,7 @@ def targets(head: KeySpanHead, records: list[dict]):
     for row, record in enumerate(records):
         importance = np.clip(np.asarray(record["importance"]), 0, None)
         share = importance / importance.max()
-        for token, word in enumerate(head.token_words(encoded, row, record["words"])):
+        for token, word in enumerate(head.token_words(encoded.offsets[row], encoded.sequence_ids[row], record["words"])):
             if word is not None:
                 target[row, token] = float(share[word])
     channel = torch.tensor([head.channel(r["label"]) for r in records])

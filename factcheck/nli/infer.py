@@ -240,13 +240,12 @@ class NLIModel:
         encoded = self.tokenizer(
             [p[0] for p in pairs], [p[1] for p in pairs], truncation=True, max_length=self.max_length
         )
-        step = PAD_TO_MULTIPLE_OF if self.runtime == "torch" else 1
-        widths = [min(-(-len(ids) // step) * step, self.max_length) for ids in encoded["input_ids"]]
+        widths = padded_widths(encoded, PAD_TO_MULTIPLE_OF if self.runtime == "torch" else 1, self.max_length)
         out = np.empty((len(pairs), len(LABELS)), dtype=np.float32)
         batches = length_batches(widths, batch_size, MAX_BATCH_TOKENS[self.runtime])
 
         def run(batch: list[int]) -> int:
-            out[batch] = self._run(self._pad(encoded, batch, max(widths[i] for i in batch)))[:, self._order]
+            out[batch] = self._run(pad_batch(self.tokenizer, encoded, batch, max(widths[i] for i in batch)))[:, self._order]
             return len(batch)
 
         with tqdm(total=len(pairs), desc="NLI", unit="pair", disable=not show_progress) as progress:
@@ -265,23 +264,6 @@ class NLIModel:
             return
         with side_by_side(n_batches, on_cpu=self.device.type == "cpu") as (pool, _):
             yield pool
-
-    def _pad(self, encoded, batch: list[int], width: int) -> dict[str, np.ndarray]:
-        """The batch's token ids as int64 arrays, padded to ``width`` on the tokenizer's padding side."""
-        pad_values = {"input_ids": self.tokenizer.pad_token_id or 0, "token_type_ids": self.tokenizer.pad_token_type_id}
-        arrays = {}
-        for name in self.tokenizer.model_input_names:
-            if name not in encoded:
-                continue
-            array = np.full((len(batch), width), pad_values.get(name, 0), dtype=np.int64)
-            for row, i in enumerate(batch):
-                ids = encoded[name][i]
-                if self.tokenizer.padding_side == "left":
-                    array[row, width - len(ids) :] = ids
-                else:
-                    array[row, : len(ids)] = ids
-            arrays[name] = array
-        return arrays
 
     def predict(self, pairs: Sequence[tuple[str, str]], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         """Calibrated probabilities of (entailment, neutral, contradiction) for each (premise, hypothesis)."""
@@ -327,6 +309,29 @@ def _hub_revision(name: str) -> str | None:
     except (OSError, ValueError):
         return None
     return snapshot.name if re.fullmatch(r"[0-9a-f]{40}", snapshot.name) else None
+
+
+def padded_widths(encoded, step: int, max_length: int) -> list[int]:
+    """Each tokenised pair's length rounded up to a multiple of ``step`` (``PAD_TO_MULTIPLE_OF`` with torch)."""
+    return [min(-(-len(ids) // step) * step, max_length) for ids in encoded["input_ids"]]
+
+
+def pad_batch(tokenizer, encoded, batch: list[int], width: int) -> dict[str, np.ndarray]:
+    """The batch's token ids as int64 arrays, padded to ``width`` on the tokenizer's padding side."""
+    pad_values = {"input_ids": tokenizer.pad_token_id or 0, "token_type_ids": tokenizer.pad_token_type_id}
+    arrays = {}
+    for name in tokenizer.model_input_names:
+        if name not in encoded:
+            continue
+        array = np.full((len(batch), width), pad_values.get(name, 0), dtype=np.int64)
+        for row, i in enumerate(batch):
+            ids = encoded[name][i]
+            if tokenizer.padding_side == "left":
+                array[row, width - len(ids) :] = ids
+            else:
+                array[row, : len(ids)] = ids
+        arrays[name] = array
+    return arrays
 
 
 def length_batches(lengths: Sequence[int], max_pairs: int, max_tokens: int) -> list[list[int]]:
