@@ -39,7 +39,7 @@ from factcheck.pipeline.aggregate import (
 )
 from factcheck.pipeline.claims import Claim, as_claims, extract_claims
 from factcheck.pipeline.ingest import Document, distinguishing_ends, load_documents
-from factcheck.pipeline.retrieve import Embedder, Retriever
+from factcheck.pipeline.retrieve import DocumentIndex, Embedder, Retriever
 from factcheck.results import NOT_MENTIONED, SUPPORTED, ClaimResult, Comparison, Evidence, Report
 from factcheck.scale.archive import Archive
 
@@ -89,6 +89,10 @@ def _dated(results: list[ClaimResult], documents: list[Document]) -> list[ClaimR
     for result in results:
         result.document_date = dates.get(result.document_id)
     return results
+
+
+# Text indexed together (see ``Checker._indexed_in_groups``): about 3,500 news sentences.
+GROUP_CHARACTERS = 500_000
 
 
 class Checker:
@@ -154,7 +158,8 @@ class Checker:
             return None
         import torch
 
-        return KeySpanHead.load(folder, dtype=torch.bfloat16 if self.nli.backend == "torch-bf16" else None)
+        dtype = torch.bfloat16 if self.nli.backend == "torch-bf16" else None
+        return KeySpanHead.load(folder, dtype=dtype, tokenizer=self.nli.tokenizer)
 
     def clear_cache(self) -> None:
         """Forget remembered NLI results, claim embeddings and document indexes, e.g. between independent jobs of
@@ -324,19 +329,32 @@ class Checker:
         candidates: list[list] = [[] for _ in pairs]
         self.retriever.embed_claims([claim.text for claim in claim_list])  # in one call, not one per document
         for group in self._indexed_in_groups(list(by_document.values()), lambda members: docs[members[0]]):
-            for members in group:
-                found = self.retriever.search([claim_list[i].text for i in members], docs[members[0]])
+            for members, index in group:
+                found = self.retriever.search([claim_list[i].text for i in members], index)
                 for i, cands in zip(members, found):
                     candidates[i] = cands
         return self._judge(list(zip(claim_list, docs, candidates)))
 
-    def _indexed_in_groups(self, items: list[T], document_of: Callable[[T], Document] = lambda d: d) -> Iterator[list[T]]:
-        """The items as many at a time as the retriever keeps indexes, each group's documents indexed in one pass."""
-        size = self.retriever.cache_size
-        for start in range(0, len(items), size):
-            group = items[start : start + size]
-            self.retriever.indexes([document_of(item) for item in group])
-            yield group
+    def _indexed_in_groups(
+        self, items: list[T], document_of: Callable[[T], Document] = lambda d: d
+    ) -> Iterator[list[tuple[T, DocumentIndex]]]:
+        """The items with their documents' indexes, a group at a time, each group's documents indexed in one pass.
+
+        A group holds documents up to ``GROUP_CHARACTERS`` of text (at least one): the encoder batches the
+        sentences of a whole group by length, and 1,000 five-sentence documents encode 15% faster in two groups
+        than in eight of 128 (on an AMX Xeon, 1,270 against 1,100 texts/s), while the indexes held at once stay a
+        few megabytes.
+        """
+        group: list[T] = []
+        size = 0
+        for item in items:
+            group.append(item)
+            size += len(document_of(item).text)
+            if size >= GROUP_CHARACTERS:
+                yield list(zip(group, self.retriever.indexes([document_of(i) for i in group])))
+                group, size = [], 0
+        if group:
+            yield list(zip(group, self.retriever.indexes([document_of(i) for i in group])))
 
     @staticmethod
     def _one_document(document: DocumentLike, encoding: str | None = None) -> Document:
@@ -348,9 +366,9 @@ class Checker:
     def _check(self, claims: list[Claim], documents: list[Document]) -> list[ClaimResult]:
         jobs = []  # (claim, document, candidates)
         for group in self._indexed_in_groups(documents):
-            for document in group:
+            for document, index in group:
                 targets = [c for c in claims if not taken_from(c, document)]
-                for claim, candidates in zip(targets, self.retriever.search([c.text for c in targets], document)):
+                for claim, candidates in zip(targets, self.retriever.search([c.text for c in targets], index)):
                     jobs.append((claim, document, candidates))
         return self._judge(jobs)
 
@@ -449,6 +467,8 @@ class Checker:
         ]
         # The NLI probability that made each passage decide (a rule-decided one has its key span already).
         labels = [LABELS.index("entailment" if r.verdict == SUPPORTED else "contradiction") for r in todo]
+        if not todo:
+            return
         if self.key_spans != "occlusion" and not exhaustive and self.key_span_head is not None:
             spans = self.key_span_head.spans(
                 [(r.evidence[0].text, r.claim.text, LABELS[i]) for r, i in zip(todo, labels)], batch_size=self.batch_size

@@ -282,3 +282,23 @@ def test_extracted_claims_are_checked_against_another_text_of_their_articles_id(
     # A claim made by hand, naming its source but without offsets, is left out only where that source holds it.
     hand = Claim("The vote was seven to two.", id="vote", document_id="article")
     assert checker.check([hand], [nyt]).results == [] and len(checker.check([hand], [wapo]).results) == 1
+
+
+def test_many_short_documents_are_encoded_together_beyond_the_index_cache(nli_model, monkeypatch):
+    # The encoder batches sentences by length across the documents of one call: 1,000 five-sentence documents in
+    # eight calls of 128 ran 15% slower than in two.
+    checker = Checker(model=nli_model)
+    checker.retriever.cache_size = 4
+    calls = []
+    encode = checker.retriever.embedder.encode
+    monkeypatch.setattr(checker.retriever.embedder, "encode", lambda texts, *a, **kw: calls.append(len(texts)) or encode(texts, *a, **kw))
+    towns = ["Porto", "Braga", "Faro", "Evora", "Leiria", "Viseu", "Aveiro", "Coimbra", "Tomar", "Sintra"]
+    pairs = [
+        (f"The bridge in {town} was closed.", Document(text=f"The bridge in {town} was closed on 4 May. Engineers saw cracks in {town}.", id=town))
+        for town in towns
+    ]
+    results = checker.check_pairs(pairs)
+    assert [r.document_id for r in results] == towns
+    assert all(r.verdict == "supported" for r in results)
+    assert len(calls) == 2  # the claims, then every document's sentences in one call
+    assert len(checker.retriever._indexes) == 4  # no more kept than the cache holds

@@ -77,3 +77,10 @@ def test_occlusion_can_be_asked_for_and_a_wrong_choice_is_refused(nli_model):
     assert result.evidence[0].key_span is not None and len(calls) > 2
     with pytest.raises(ValueError, match="key_spans='head'"):
         Checker(nli_model, key_spans="head")
+
+
+def test_a_claim_longer_than_the_model_reads_still_gets_a_span(head):
+    claim = "The council approved the budget. " * 120  # ~720 tokens: the claim, not the passage, is cut
+    passage = "The council approved the new budget on Monday after a long debate."
+    (span,) = head.spans([(passage, claim, "entailment")])
+    assert span is None or 0 <= span[0] < span[1] <= len(passage)

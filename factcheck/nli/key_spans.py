@@ -70,33 +70,40 @@ class KeySpanHead:
         return head
 
     @classmethod
-    def load(cls, model_folder: str | Path, *, dtype=None) -> KeySpanHead | None:
+    def load(cls, model_folder: str | Path, *, dtype=None, tokenizer=None) -> KeySpanHead | None:
+        """``tokenizer``: the NLI model's, where it is loaded already."""
         path = Path(model_folder) / KEY_SPAN_FILE
         if not path.is_file():
             return None
         from safetensors.torch import load_file
 
-        head = cls._build(Path(model_folder), load_file(str(path)))
+        head = cls._build(Path(model_folder), load_file(str(path)), tokenizer)
         head.model.eval()
         if dtype is not None:
             head.model.to(dtype)
         return head
 
     @classmethod
-    def _build(cls, folder: Path, trained: dict) -> KeySpanHead:
-        """The NLI model's weights with the head's over them. Built by hand rather than by ``from_pretrained``:
-        that would report the NLI model's pooler as unexpected on every load (a token classifier has none)."""
-        from safetensors.torch import load_file
-        from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
+    def _build(cls, folder: Path, trained: dict, tokenizer=None) -> KeySpanHead:
+        """The NLI model's weights with the head's over them."""
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
-        config = AutoConfig.from_pretrained(str(folder))
-        model = AutoModelForTokenClassification.from_config(config)
-        state = {name: tensor for name, tensor in load_file(str(folder / "model.safetensors")).items() if ".pooler." not in name}
+        from factcheck.nli.hub import quiet_loading
+
+        # transformers reports the NLI model's pooler as unexpected (a token classifier has none) on every load.
+        verbosity = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()
+        try:
+            with quiet_loading():
+                model = AutoModelForTokenClassification.from_pretrained(str(folder), num_labels=len(LABELS))
+        finally:
+            transformers_logging.set_verbosity(verbosity)
         unknown = set(trained) - set(model.state_dict())
         if unknown:
             raise ValueError(f"{folder / KEY_SPAN_FILE}: not a key-span head of this model (unknown weights {sorted(unknown)[:3]})")
-        model.load_state_dict({**state, **trained})
-        return cls(model, AutoTokenizer.from_pretrained(str(folder)))
+        model.load_state_dict(trained, strict=False)
+        return cls(model, tokenizer or AutoTokenizer.from_pretrained(str(folder)))
 
     def save(self, path: Path, record: dict) -> None:
         """The trained layers in bfloat16: half the size, and how a CPU with AMX or avx512_bf16 runs them anyway."""
@@ -119,7 +126,7 @@ class KeySpanHead:
         batch = self.tokenizer(
             [p for p, _ in pairs],
             [c for _, c in pairs],
-            truncation="only_first",
+            truncation=True,  # longest first, as the NLI model reads pairs: a claim may be the longer
             max_length=self.max_length,
             padding=True,
             return_offsets_mapping=True,
@@ -159,7 +166,7 @@ class KeySpanHead:
         encoded = self.tokenizer(
             [passage for passage, _, _ in items],
             [claim for _, claim, _ in items],
-            truncation="only_first",
+            truncation=True,  # longest first, as the NLI model reads pairs: a claim may be the longer
             max_length=self.max_length,
             return_offsets_mapping=True,
         )

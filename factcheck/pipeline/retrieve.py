@@ -281,8 +281,8 @@ class Retriever:
         while len(self._indexes) > self.cache_size:
             self._indexes.popitem(last=False)
 
-    def search(self, claims: list[str], document: Document, k: int | None = None) -> list[list[Candidate]]:
-        """For each claim, the ``k`` best passages of ``document``, best first."""
-        index = self.index(document)
+    def search(self, claims: list[str], document: Document | DocumentIndex, k: int | None = None) -> list[list[Candidate]]:
+        """For each claim, the ``k`` best passages of ``document`` (or of an index made already), best first."""
+        index = document if isinstance(document, DocumentIndex) else self.index(document)
         claim_embeddings = self.embed_claims(claims)
         return [index.search(text, emb, k or self.top_k) for text, emb in zip(claims, claim_embeddings)]
