@@ -345,16 +345,16 @@ class Checker:
         than in eight of 128 (on an AMX Xeon, 1,270 against 1,100 texts/s), while the indexes held at once stay a
         few megabytes.
         """
-        group: list[T] = []
+        groups: list[list[T]] = [[]]
         size = 0
         for item in items:
-            group.append(item)
-            size += len(document_of(item).text)
             if size >= GROUP_CHARACTERS:
-                yield list(zip(group, self.retriever.indexes([document_of(i) for i in group])))
-                group, size = [], 0
-        if group:
-            yield list(zip(group, self.retriever.indexes([document_of(i) for i in group])))
+                groups.append([])
+                size = 0
+            groups[-1].append(item)
+            size += len(document_of(item).text)
+        for group in filter(None, groups):
+            yield list(zip(group, self.retriever.indexes([document_of(item) for item in group])))
 
     @staticmethod
     def _one_document(document: DocumentLike, encoding: str | None = None) -> Document:
@@ -451,9 +451,8 @@ class Checker:
         elsewhere, or with ``key_spans="occlusion"``, an occlusion search removes words and asks the model again
         (``KeySpanSearch``: the searches of all results side by side, one batched model call a round, a handful of
         rounds, about 12 model calls a news passage; its spans are shorter and closer to the exhaustive search's
-        than the head's, see the model card). ``exhaustive=True``
-        removes every three-word window of each passage instead: the search the head was trained to predict,
-        about 40 model calls a news passage.
+        than the head's, see the model card). ``exhaustive=True`` removes every three-word window of each passage
+        instead: the search the head was trained to predict, about 40 model calls a news passage.
         """
         # A rule's key span (the quotation, the rival value, the negation) stays; an occlusion span is searched
         # again when the exhaustive search is asked for.
@@ -465,10 +464,10 @@ class Checker:
             and r.evidence[0].probabilities
             and (r.evidence[0].key_span is None or exhaustive and r.evidence[0].rule is None)
         ]
-        # The NLI probability that made each passage decide (a rule-decided one has its key span already).
-        labels = [LABELS.index("entailment" if r.verdict == SUPPORTED else "contradiction") for r in todo]
         if not todo:
             return
+        # The NLI probability that made each passage decide (a rule-decided one has its key span already).
+        labels = [LABELS.index("entailment" if r.verdict == SUPPORTED else "contradiction") for r in todo]
         if self.key_spans != "occlusion" and not exhaustive and self.key_span_head is not None:
             spans = self.key_span_head.spans(
                 [(r.evidence[0].text, r.claim.text, LABELS[i]) for r, i in zip(todo, labels)], batch_size=self.batch_size

@@ -22,15 +22,13 @@ import random
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factcheck import Checker, Document  # noqa: E402
 from factcheck.evaluation.benchmarks import fnc1_rows  # noqa: E402
 from factcheck.nli.data import LABELS  # noqa: E402
 from factcheck.nli.key_spans import span_from_scores  # noqa: E402
-from factcheck.pipeline.aggregate import KeySpanSearch  # noqa: E402
+from factcheck.pipeline.aggregate import KeySpanSearch, word_importance  # noqa: E402
 
 CHUNK = 250
 
@@ -70,13 +68,10 @@ def explain_exhaustively(checker: Checker, items: list[tuple[str, str, dict]]) -
     for (passage, claim, label, probability), search, texts in zip(todo, searches, variants):
         search.update(probs[cursor : cursor + len(texts), LABELS.index(label)])
         cursor += len(texts)
-        importance = [0.0] * len(search.words)
-        for (first, last), drop in zip(search.fine_ranges, search.fine_drops):
-            for w in range(first, last):
-                importance[w] = max(importance[w], float(drop))
-        span = span_from_scores(search.words, np.asarray(importance))
+        importance = word_importance(len(search.words), search.fine_ranges, search.fine_drops)
+        span = span_from_scores(search.words, importance)
         record = {"claim": claim, "passage": passage, "label": label, "probability": probability}
-        out.append(record | {"words": search.words, "importance": importance, "key_span": span})
+        out.append(record | {"words": search.words, "importance": importance.tolist(), "key_span": span})
     return out
 
 

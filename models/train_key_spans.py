@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factcheck.nli.infer import default_model_path  # noqa: E402
+from factcheck.nli.infer import default_model_path, pad_batch  # noqa: E402
 from factcheck.nli.key_spans import KEY_SPAN_FILE, KeySpanHead  # noqa: E402
 
 
@@ -41,16 +41,20 @@ def held_out(record: dict) -> bool:
 def targets(head: KeySpanHead, records: list[dict]):
     """Token inputs, the class each record explains, and per token its word's share of the peak importance
     (-1 where no word of the passage is: the claim, special tokens, padding)."""
-    encoded = head.encode([(r["passage"], r["claim"]) for r in records])
-    target = torch.full(encoded.inputs["input_ids"].shape, -1.0)
+    encoded = head.tokenize([(r["passage"], r["claim"]) for r in records])
+    rows = list(range(len(records)))
+    inputs = pad_batch(head.tokenizer, encoded, rows, max(len(ids) for ids in encoded["input_ids"]))
+    inputs = {name: torch.from_numpy(array) for name, array in inputs.items()}
+    target = torch.full(inputs["input_ids"].shape, -1.0)
     for row, record in enumerate(records):
         importance = np.clip(np.asarray(record["importance"]), 0, None)
         share = importance / importance.max()
-        for token, word in enumerate(head.token_words(encoded.offsets[row], encoded.sequence_ids[row], record["words"])):
+        words = head.token_words(encoded["offset_mapping"][row], encoded.sequence_ids(row), record["words"])
+        for token, word in enumerate(words):
             if word is not None:
                 target[row, token] = float(share[word])
     channel = torch.tensor([head.channel(r["label"]) for r in records])
-    return encoded, channel, target
+    return inputs, channel, target
 
 
 def jaccard(a: tuple[int, int] | None, b: tuple[int, int] | None) -> float:
@@ -99,9 +103,9 @@ def main(argv: list[str] | None = None) -> None:
         rng.shuffle(train)
         total = 0.0
         for i in range(0, len(train), args.batch_size):
-            encoded, channel, target = targets(head, train[i : i + args.batch_size])
+            inputs, channel, target = targets(head, train[i : i + args.batch_size])
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                logits = head.model(**encoded.inputs).logits.float()
+                logits = head.model(**inputs).logits.float()
             chosen = logits.gather(2, channel.view(-1, 1, 1).expand(-1, logits.shape[1], 1)).squeeze(2)
             mask = target >= 0
             loss = torch.nn.functional.binary_cross_entropy_with_logits(chosen[mask], target[mask])

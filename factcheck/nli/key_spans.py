@@ -13,7 +13,6 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,13 +40,6 @@ def span_from_scores(words: list[tuple[int, int]], scores: np.ndarray) -> tuple[
     while right + 1 < len(words) and scores[right + 1] >= scores[peak] / 2:
         right += 1
     return words[left][0], words[right][1]
-
-
-@dataclass
-class Encoded:
-    inputs: dict
-    offsets: list[list[tuple[int, int]]]
-    sequence_ids: list[list[int | None]]
 
 
 class KeySpanHead:
@@ -122,18 +114,16 @@ class KeySpanHead:
     def channel(label: str) -> int:
         return LABELS.index(label)
 
-    def encode(self, pairs: list[tuple[str, str]]) -> Encoded:
-        batch = self.tokenizer(
-            [p for p, _ in pairs],
-            [c for _, c in pairs],
-            truncation=True,  # longest first, as the NLI model reads pairs: a claim may be the longer
+    def tokenize(self, pairs: list[tuple[str, str]]):
+        """(passage, claim) pairs as the NLI model reads them, truncated longest first (a claim may be the longer),
+        unpadded, with each token's character offsets."""
+        return self.tokenizer(
+            [passage for passage, _ in pairs],
+            [claim for _, claim in pairs],
+            truncation=True,
             max_length=self.max_length,
-            padding=True,
             return_offsets_mapping=True,
-            return_tensors="pt",
         )
-        offsets = batch.pop("offset_mapping").tolist()
-        return Encoded(dict(batch), offsets, [batch.sequence_ids(i) for i in range(len(pairs))])
 
     @staticmethod
     def token_words(offsets, sequence_ids, words: list[tuple[int, int]]) -> list[int | None]:
@@ -163,13 +153,7 @@ class KeySpanHead:
 
         if not items:
             return []
-        encoded = self.tokenizer(
-            [passage for passage, _, _ in items],
-            [claim for _, claim, _ in items],
-            truncation=True,  # longest first, as the NLI model reads pairs: a claim may be the longer
-            max_length=self.max_length,
-            return_offsets_mapping=True,
-        )
+        encoded = self.tokenize([(passage, claim) for passage, claim, _ in items])
         widths = padded_widths(encoded, PAD_TO_MULTIPLE_OF, self.max_length)
         batches = length_batches(widths, batch_size, MAX_BATCH_TOKENS["torch"])
         out: list[tuple[int, int] | None] = [None] * len(items)

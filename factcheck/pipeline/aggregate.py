@@ -204,7 +204,6 @@ def apply_rules(claim: str, evidence: Evidence, thresholds: Thresholds) -> Evide
     return evidence
 
 
-
 def strengths(evidence: Evidence) -> tuple[float, float]:
     """(support, contradiction) a passage lends, after the checks beyond NLI."""
     p = evidence.probabilities
@@ -467,10 +466,15 @@ def key_span_from_drops(evidence: Evidence, words, ranges, drops: np.ndarray) ->
     A word's importance is the largest drop in the verdict's probability among the windows that remove it;
     the key span is the run of words around the most important one whose importance is at least half of it.
     """
-    importance = np.zeros(len(words))
+    return span_of_evidence(evidence, span_from_scores(words, word_importance(len(words), ranges, drops)))
+
+
+def word_importance(n_words: int, ranges, drops) -> np.ndarray:
+    """Per word, the largest drop among the removed word ranges that hold it (0 where none does)."""
+    importance = np.zeros(n_words)
     for (first, last), drop in zip(ranges, drops):
         importance[first:last] = np.maximum(importance[first:last], drop)
-    return span_of_evidence(evidence, span_from_scores(words, importance))
+    return importance
 
 
 def span_of_evidence(evidence: Evidence, offsets: tuple[int, int] | None) -> Span | None:
