@@ -482,7 +482,8 @@ def _content_tokens(text: str) -> list[tuple[str, int, int]]:
     mixed_case = any(c.islower() for c in text)
     abbreviations, words = [], []
     for m in _CONTENT_WORD_RE.finditer(text):
-        bare = re.sub(r"[’']s$", "", m.group()).replace(".", "")
+        word = m.group()
+        bare = (word[:-2] if word.endswith(("'s", "’s")) else word).replace(".", "")
         lower = bare.lower()
         if mixed_case and len(bare) > 1 and bare.isalpha() and bare.isupper():
             abbreviations.append((lower, m.start(), m.end()))

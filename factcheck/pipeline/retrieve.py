@@ -120,16 +120,27 @@ class Embedder:
             return self.encode(distinct, batch_size)[[row[text] for text in texts]]
         import torch
 
-        from factcheck.nli.infer import side_by_side
+        from factcheck.nli.infer import pad_batch, padded_widths, side_by_side
 
         model = self.model
         if model.device.type != "cpu" or torch.get_num_threads() == 1 or len(texts) <= batch_size:
             return model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
             )
-        by_length = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [by_length[i : i + batch_size] for i in range(0, len(texts), batch_size)]
-        features = [model.preprocess([texts[i] for i in batch]) for batch in batches]
+        # Tokenised once, here, and sorted by tokens rather than characters: batches padded less, and no call of the
+        # tokenizer a batch (on the short documents of `eval/bench.py`, an AMX Xeon: 1,100 -> 1,300 texts/s).
+        # Widths are rounded up to a multiple of 8 for the reason the NLI model's are (``PAD_TO_MULTIPLE_OF``):
+        # fewer matrix shapes for oneDNN to compile kernels for (there, 1,000 short documents checked 3% faster
+        # the first time and the process held 130 MiB less); 16 made the encoder 10% slower.
+        tokenizer = model.tokenizer
+        encoded = tokenizer(texts, truncation=True, max_length=model.max_seq_length, verbose=False)
+        widths = padded_widths(encoded, 8, model.max_seq_length)
+        by_width = sorted(range(len(texts)), key=widths.__getitem__)
+        batches = [by_width[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+        features = [
+            {name: torch.from_numpy(a) for name, a in pad_batch(tokenizer, encoded, batch, widths[batch[-1]]).items()}
+            for batch in batches
+        ]
         out = np.empty((len(texts), EMBEDDING_SIZE), dtype=np.float32)
 
         def run(batch: list[int], feature: dict) -> None:
