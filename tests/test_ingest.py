@@ -217,6 +217,24 @@ def test_a_cp1252_file_refused_by_detection_reads_exactly_with_its_encoding_give
     assert sentences[1].text == "«Es un paso importante», dijo ante el pleno municipal."
 
 
+def test_a_utf8_file_read_with_another_encoding_given_is_named_in_a_warning(tmp_path, caplog):
+    # A folder of cp1252 articles with one saved as UTF-8, read with --encoding cp1252: that one is garbled.
+    write(tmp_path / "legacy.txt", SPANISH_ARTICLE.encode("cp1252"))
+    write(tmp_path / "modern.txt", SPANISH_ARTICLE.encode("utf-8"))
+    write(tmp_path / "plain.txt", b"The council met on Monday.")
+    with caplog.at_level("WARNING"):
+        documents = {d.id: d for d in load_documents(tmp_path, encoding="cp1252")}
+    warnings = [r.getMessage() for r in caplog.records]
+    assert documents["legacy"].text == SPANISH_ARTICLE
+    assert documents["modern"].text == SPANISH_ARTICLE.encode("utf-8").decode("cp1252")  # as asked
+    assert len(warnings) == 1 and "modern.txt: read as cp1252 as asked, but it is valid UTF-8" in warnings[0]
+    assert "without --encoding" in warnings[0]
+    with caplog.at_level("WARNING"):
+        caplog.clear()
+        load_documents(tmp_path / "modern.txt", encoding="utf8")
+    assert not caplog.records
+
+
 def test_a_file_with_a_byte_order_mark_is_read_by_it_whatever_encoding_is_given(tmp_path):
     marked = write(tmp_path / "marked.txt", "\ufeff" + SPANISH_ARTICLE)
     assert one(marked).text == load_documents(marked, encoding="cp1252")[0].text == SPANISH_ARTICLE

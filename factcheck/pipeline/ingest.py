@@ -294,9 +294,20 @@ def _decode_bytes(data: bytes, path: Path | str, encoding: str | None) -> str:
                 ) from None
     if encoding is not None:
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError as e:
             raise IngestError(f"{path}: byte {e.start} (0x{data[e.start]:02x}) is not valid {encoding}") from None
+        # The encoding given applies to every file, and a folder may mix encodings. Text in a legacy encoding is
+        # almost never valid UTF-8 once it holds a letter beyond ASCII, so a file that is was most likely saved as
+        # UTF-8, and reading it as asked garbles its accents: said, naming the file, rather than overruled.
+        if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig") and not data.isascii() and _is_utf8(data):
+            log.warning(
+                "%s: read as %s as asked, but it is valid UTF-8: if it was saved as UTF-8, its accented letters are "
+                "garbled (é read as Ã©); read it without --encoding",
+                path,
+                encoding,
+            )
+        return text
     if b"\x00" in data:
         raise IngestError(
             f"{path}: binary file (NUL bytes), not text; UTF-16 needs a byte-order mark or --encoding utf-16-le"
@@ -305,6 +316,14 @@ def _decode_bytes(data: bytes, path: Path | str, encoding: str | None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return _detect_encoding(data, path)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _detect_encoding(data: bytes, path: Path | str) -> str:
