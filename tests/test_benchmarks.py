@@ -137,3 +137,17 @@ def test_macro_f1_averages_the_classes_the_gold_labels_hold():
     other_run = MethodRun("x", [*run.verdicts, NOT_MENTIONED], [*run.scores, 0.0], [*run.support, 0.3])
     # Other: precision 1/2, recall 1 -> F1 2/3, now averaged in.
     assert score_method("toy", with_other, other_run).macro_f1_3way == pytest.approx((2 / 3 + 1 + 2 / 3) / 3)
+
+
+def test_a_set_that_says_only_entailed_or_not_gives_no_contradiction_precision():
+    # COVID-Fact and QAGS: a claim that is not entailed may or may not be contradicted, so a "contradicted" call on
+    # one is neither right nor wrong there; calling a supported claim contradicted is still wrong.
+    gold = [SUPPORTED, SUPPORTED, NOT_SUPPORTED, NOT_SUPPORTED]
+    items = [SystemItem(str(i), "c", ARTICLE, g) for i, g in enumerate(gold)]
+    run = MethodRun("x", [SUPPORTED, CONTRADICTED, CONTRADICTED, NOT_MENTIONED], [0.9, -0.5, -0.5, 0.0], [0.9, 0.1, 0.1, 0.3])
+    score = score_method("toy", items, run)
+    assert score.contradicted_called == 2
+    assert score.contradiction_precision is None and score.contradiction_recall is None
+    assert score.supported_called_contradicted == pytest.approx(0.5)
+    three_way = [SystemItem(str(i), "c", ARTICLE, g) for i, g in enumerate([SUPPORTED, SUPPORTED, CONTRADICTED, NOT_MENTIONED])]
+    assert score_method("toy", three_way, run).contradiction_precision == pytest.approx(0.5)

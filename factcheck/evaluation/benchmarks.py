@@ -369,8 +369,10 @@ class SystemScore:
     confusion_gold: list[str]
     confusion_predicted: list[str]
     # How far "contradicted" can be trusted: of the claims called contradicted, the share whose gold label is
-    # contradicted (None when none was; on sets without that label every one is wrong), the share of the
-    # contradicted ones found, and the share of supported claims called contradicted (the accusation that hurts).
+    # contradicted (None when none was, and on sets whose gold labels say only entailed or not, COVID-Fact and
+    # QAGS: a claim not entailed may or may not be contradicted, so the set cannot tell a right call from a wrong
+    # one), the share of the contradicted ones found, and the share of supported claims called contradicted (the
+    # accusation that hurts, which every set measures).
     contradicted_called: int = 0
     contradiction_precision: float | None = None
     contradiction_recall: float | None = None
@@ -413,7 +415,9 @@ def score_method(benchmark: str, items: list[SystemItem], run: MethodRun) -> Sys
         confusion_gold=gold_labels,
         confusion_predicted=list(VERDICTS),
         contradicted_called=int(contradicted.sum()),
-        contradiction_precision=float((gold_arr[contradicted] == CONTRADICTED).mean()) if contradicted.any() else None,
+        contradiction_precision=float((gold_arr[contradicted] == CONTRADICTED).mean())
+        if contradicted.any() and NOT_SUPPORTED not in gold
+        else None,
         contradiction_recall=float(contradicted[gold_arr == CONTRADICTED].mean()) if (gold_arr == CONTRADICTED).any() else None,
         supported_called_contradicted=float(contradicted[gold_binary].mean()) if gold_binary.any() else None,
         macro_f1_3way=None

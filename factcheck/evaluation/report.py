@@ -143,7 +143,8 @@ def tables(result: SuiteResult) -> list[Table]:
                 "ECE: P(supported) against the binary label, 10 bins. summac-zs: every sentence, max P(e) - max P(c); "
                 "chunks-400: 400-token chunks, max P(e); both decide from their strongest passage at thresholds chosen on D "
                 "data, same model. Contradiction precision: of the claims called contradicted, the share that are "
-                "(empty when none was); supported called contradicted: the share of supported claims called "
+                "(empty when none was, and where the gold labels say only entailed or not: COVID-Fact, QAGS); "
+                "supported called contradicted: the share of supported claims called "
                 "contradicted, the false accusations. Macro-F1: averaged over those of supported, contradicted and "
                 "other that the set's gold labels hold (FEVER-symmetric has no 'other'; a call of it is a miss).",
             )
