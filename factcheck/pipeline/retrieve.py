@@ -103,7 +103,7 @@ class Embedder:
                 raise
             raise ValueError(f"retriever {name}: {UNREACHABLE}") from None
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """Normalised embeddings, one row a text.
 
         On a CPU with more than one torch thread, batches of texts of similar length run side by side, one thread
@@ -123,14 +123,16 @@ class Embedder:
         from factcheck.nli.infer import pad_batch, padded_widths, side_by_side
 
         model = self.model
+        if batch_size is None:
+            # On the 5,359 texts of `eval/bench.py`'s short documents (AMX Xeon, sorted by tokens), bfloat16 ran
+            # 1,450 texts/s in batches of 64 against 1,350 in 32 (96 and more were slower); float32, 380 against 410.
+            batch_size = 64 if model.dtype == torch.bfloat16 else 32
         if model.device.type != "cpu" or torch.get_num_threads() == 1 or len(texts) <= batch_size:
             return model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
             )
         # Tokenised once, here, and sorted by tokens rather than characters: batches padded less, and no call of the
-        # tokenizer a batch (on the short documents of `eval/bench.py`, an AMX Xeon: 1,100 -> 1,300 texts/s, and
-        # 1,450 with batches of 64 rather than 32; 96 and more were slower, and 64 is as fast as 32 on the 765
-        # sentences of its 50 articles).
+        # tokenizer a batch (on the short documents of `eval/bench.py`, an AMX Xeon: 1,100 -> 1,300 texts/s).
         # Widths are rounded up to a multiple of 8 for the reason the NLI model's are (``PAD_TO_MULTIPLE_OF``):
         # fewer matrix shapes for oneDNN to compile kernels for (there, 1,000 short documents checked 3% faster
         # the first time and the process held 130 MiB less); 16 made the encoder 10% slower.
