@@ -259,6 +259,23 @@ def test_what_the_evidence_gives_otherwise_still_clashes():
     ]
 
 
+@pytest.mark.parametrize(
+    "claim, evidence",
+    [
+        ("Nearly 2,000 people joined the protest.", "Police put the crowd at 1,850, while organisers said 3,000 people had joined the march."),
+        ("The watch will cost $550.", "Analysts expect the watch to cost $350, $550 or $950, depending on the model and the strap."),
+        (
+            "The premium model could cost $5,000.",
+            "She expects the basic model to start at about $999; the premium model, she says, will cost $4,999.",
+        ),
+    ],
+)
+def test_a_passage_that_also_gives_the_claims_figure_is_no_clash(claim, evidence):
+    # Two sources' counts, or a list of prices: the passage holds the claim's figure too, so nothing in it says the
+    # claim is false; the other figure is about something else or from someone else.
+    assert pairs(claim, evidence) == []
+
+
 def test_a_range_allows_every_value_in_it():
     survey = "Between 5 and 7 percent of voters are still undecided, according to the survey."
     assert pairs("Six percent of voters are undecided.", survey) == []
