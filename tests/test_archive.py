@@ -138,6 +138,29 @@ def test_files_moved_or_copied_to_another_folder_are_the_documents_held_not_new_
     assert archive.documents(["news-001"])[0].text == "The new library of town 1 was closed on day 2."
 
 
+def test_a_renamed_file_is_the_document_held_under_its_new_name_not_a_second_source(tmp_path):
+    news = write_articles(tmp_path / "news", 2)
+    archive = Archive(tmp_path / "archive")
+    archive.add([news])
+    (news / "news-000.txt").rename(news / "bridge-opening.txt")
+    summary = archive.add([news])
+    assert (summary.added, summary.renamed, summary.unchanged) == ([], {"news-000": "bridge-opening"}, ["news-001"])
+    assert summary.line() == "0 added, 0 replaced, 1 unchanged, 1 renamed (news-000 -> bridge-opening)"
+    assert sorted(archive.ids()) == ["bridge-opening", "news-001"]
+    assert archive.documents(["bridge-opening"])[0].path == str(news / "bridge-opening.txt")
+    # Checking names the source by its new name, once.
+    results = Checker(key_spans=False).check(["The new bridge of town 0 cost 2 million euros to build."], archive).results
+    assert [r.document_id for r in results if r.verdict == "supported"] == ["bridge-opening"]
+    assert archive.add([news]).unchanged == ["bridge-opening", "news-001"]
+    # A copy under another name beside its original is another source, as is the same text of a record's own id.
+    shutil.copy(news / "bridge-opening.txt", news / "bridge-copy.txt")
+    assert archive.add([news]).added == ["bridge-copy"]
+    text = (news / "news-001.txt").read_text(encoding="utf-8")
+    (news / "news-001.txt").unlink()
+    assert archive.add([Document(text, id="feed-7")]).added == ["feed-7"]
+    assert "news-001" in archive
+
+
 def test_a_new_version_of_an_archived_file_is_checked_against_the_old_one_but_never_a_copy_of_itself(tmp_path, checker):
     original = ARTICLE.read_text(encoding="utf-8")
     (tmp_path / "old").mkdir()

@@ -148,9 +148,17 @@ class AddSummary:
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # same id, new content: the old version is gone
     unchanged: list[str] = field(default_factory=list)  # held already, with this content
+    # Old id -> new id: a file renamed (its recorded path gone, its text under another name), kept with its passages.
+    renamed: dict[str, str] = field(default_factory=dict)
 
     def line(self) -> str:
-        return f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged"
+        line = f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged"
+        return line + (f", {len(self.renamed)} renamed ({_listed(self.renamed)})" if self.renamed else "")
+
+
+def _listed(renamed: dict[str, str], shown: int = 3) -> str:
+    pairs = [f"{old} -> {new}" for old, new in list(renamed.items())[:shown]]
+    return ", ".join(pairs) + (f" and {len(renamed) - shown} more" if len(renamed) > shown else "")
 
 
 @dataclass
@@ -523,7 +531,16 @@ class Archive:
         self._check_model(self.embedder)
         with self._writing():
             summary, todo = AddSummary(), []
-            for document in self._archive_ids(load_documents(inputs, skip=self.path, encoding=encoding)):
+            documents, renamed_from = self._archive_ids(load_documents(inputs, skip=self.path, encoding=encoding))
+            for document in documents:
+                if document.id in renamed_from:
+                    with self._transaction():  # the document's passages and embeddings stand; search files name it anew
+                        self._db.execute(
+                            "UPDATE documents SET id = ?, path = ? WHERE id = ?",
+                            (document.id, document.path, renamed_from[document.id]),
+                        )
+                        self._changed()
+                    summary.renamed[renamed_from[document.id]] = document.id
                 stored = self._db.execute(
                     "SELECT sha256, title, date, source, url, path FROM documents WHERE id = ?", (document.id,)
                 ).fetchone()
@@ -536,7 +553,8 @@ class Archive:
                         # A file found at a new path: where the next add looks for it. A path goes into no report and
                         # no search file, so the search over the archive stands (no new generation, no rebuild).
                         self._db.execute("UPDATE documents SET path = ? WHERE id = ?", (document.path, document.id))
-                    summary.unchanged.append(document.id)
+                    if document.id not in renamed_from:
+                        summary.unchanged.append(document.id)
                     continue
                 # The same text with another date, title, source or url (a corrected feed record): the text's passages
                 # and embeddings stand, what is said about it is replaced.
@@ -546,7 +564,8 @@ class Archive:
                         (*about, document.path, document.id),
                     )
                     self._changed()
-                summary.replaced.append(document.id)
+                if document.id not in renamed_from:
+                    summary.replaced.append(document.id)
             batches = [todo[i : i + documents_per_batch] for i in range(0, len(todo), documents_per_batch)]
             if engine == "ray":
                 from factcheck.scale.ray_engine import prepare_on_ray
@@ -567,17 +586,19 @@ class Archive:
 
         return tqdm(items, total=total, unit="doc", desc="indexing")
 
-    def _archive_ids(self, documents: list[Document]) -> list[Document]:
+    def _archive_ids(self, documents: list[Document]) -> tuple[list[Document], dict[str, str]]:
         """The documents under the ids the archive knows them by, a file given twice in one call (a copy, another
-        path to it) once.
+        path to it) once; and which of them are files renamed: their new id -> the id held.
 
         A document named after its file (a text or HTML file, a JSON file of one record without an id) is that
         file: added again, it keeps its id. A file at a path the archive does not know, with the name and the text
         of a file it holds (its folder moved or copied, reached by another path), is that document: the same
         content is one document, and its path becomes this one (where a changed file is looked for next). Any
         other new file whose name is taken by another source is named by the fewest trailing parts of its path
-        that no other source holds (``b/article``, then ``c/b/article``), so that one file never replaces another.
-        A document with an id of its own (a JSON record's, a ``Document``'s) is that id: other content under it
+        that no other source holds (``b/article``, then ``c/b/article``), so that one file never replaces another;
+        and where its text is that of a file document whose file is gone from the path recorded (renamed, or moved
+        and renamed), it is that document renamed, not a second copy of the text. A copy under another name whose
+        original is still there is another source. A document with an id of its own (a JSON record's, a ``Document``'s) is that id: other content under it
         replaces the old."""
         from dataclasses import replace
 
@@ -596,7 +617,7 @@ class Archive:
                 ids[n] = known[0][0]
                 assigned[ids[n]] = str(path)
         given = {(sha256(documents[n].text), files[n].stem): doc_id for n, doc_id in ids.items()}
-        renamed = []
+        named, renamed_from = [], {}
         for n, document in enumerate(documents):
             if n in files and n not in ids:
                 path, same = files[n], (sha256(document.text), files[n].stem)
@@ -606,8 +627,20 @@ class Archive:
                 depth = len(document.id.split("/"))
                 ids[n] = given[same] = held or self._free_id(path.with_suffix(""), depth, str(path), assigned)
                 assigned[ids[n]] = str(path)
-            renamed.append(replace(document, id=ids[n], path=str(files[n])) if n in files else document)
-        return renamed
+                gone = None if held else self._vanished_file(same[0], assigned, set(renamed_from.values()))
+                if gone:
+                    renamed_from[ids[n]] = gone
+            named.append(replace(document, id=ids[n], path=str(files[n])) if n in files else document)
+        return named, renamed_from
+
+    def _vanished_file(self, digest: str, assigned: dict[str, str], taken: set[str]) -> str | None:
+        """The id of a file document of this text whose file is no longer at the path recorded, given no path in
+        this call and not ``taken`` by another renamed file."""
+        for doc_id, path in self._db.execute("SELECT id, path FROM documents WHERE sha256 = ? ORDER BY key", (digest,)):
+            is_file = path and Path(path).stem == doc_id.split("/")[-1]
+            if is_file and doc_id not in assigned and doc_id not in taken and not Path(path).exists():
+                return doc_id
+        return None
 
     def _held_file(self, digest: str, name: str, assigned: dict[str, str]) -> str | None:
         """The id of a file document of this ``name`` and text that the archive holds, not given in this call."""
