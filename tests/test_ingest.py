@@ -170,6 +170,7 @@ def test_utf16_with_bom_is_read(tmp_path):
     [
         "Le président a déclaré que les négociations reprendraient la semaine prochaine à Genève.\n",
         "The minister’s “response” – due next week – was not released.\n",
+        "O presidente afirmou que as negociações com o ministro Müller continuarão na próxima semana em Genebra.\n",
     ],
 )
 def test_cp1252_file_is_detected(tmp_path, text):
@@ -182,6 +183,7 @@ def test_cp1252_file_is_detected(tmp_path, text):
         ("The café’s owner said “naïve” critics were wrong – prices rose 5€ in Zürich.", "cp1252"),
         ("O presidente afirmou que as negociações continuarão na próxima semana em Genebra.", "cp1252"),
         ("Předseda vlády řekl, že jednání budou pokračovat příští týden.", "cp1250"),
+        ("Vláda schválila rozpočet na příští rok. Ministr financí uvedl, že deficit klesne.", "cp1250"),
         ("Prezydent powiedział, że rozmowy będą kontynuowane w przyszłym tygodniu.", "cp1250"),
         ("Wójt gminy ogłosił w środę, że nowy most zostanie otwarty w przyszłym roku. Koszt wyniesie 45 mln zł.", "cp1250"),
         ("Президент России заявил журналистам, что переговоры продолжатся на следующей неделе.", "koi8-r"),

@@ -345,6 +345,7 @@ def _detect_encoding(data: bytes, path: Path | str) -> str:
                 "cp1252" in best.could_be_from_charset
                 and best.coherence > candidates[1].coherence
                 and not any(_letter_read_as_symbol(str(best), str(other)) for other in candidates[1:])
+                and _western_letters(str(best))
             )
         ):
             log.warning("%s: not UTF-8; read as %s (detected)", path, best.encoding)
@@ -353,6 +354,34 @@ def _detect_encoding(data: bytes, path: Path | str) -> str:
         f"{path}: cannot determine text encoding (not UTF-8, and no confident guess); give it with --encoding "
         "(e.g. cp1252, cp1250) or save it as UTF-8"
     )
+
+
+# The accented letters of the languages written in cp1252. Central European text in cp1250 read as cp1252 gives
+# letters too, but from alphabets no text mixes: Czech "rozpočet na příští rok" becomes "rozpoèet na pøíští rok"
+# (French è, Danish ø, Spanish í, Finnish š).
+_WESTERN_ALPHABETS = (
+    "àâæçéèêëîïôœùûüÿ",  # French
+    "áéíóúñü",  # Spanish, Galician, Basque
+    "áâãàçéêíóôõú",  # Portuguese
+    "àèéìíîòóùú",  # Italian
+    "àçèéíïòóúü",  # Catalan
+    "äöüß",  # German
+    "áéíóúàèëïöüâêîôû",  # Dutch
+    "æøåéó",  # Danish, Norwegian
+    "åäöé",  # Swedish
+    "åäöšž",  # Finnish
+    "äöõüšž",  # Estonian
+    "áðéíóúýþæö",  # Icelandic
+    "áðíóúýæø",  # Faroese
+    "çë",  # Albanian
+)
+
+
+def _western_letters(reading: str) -> bool:
+    """Whether the accented letters of ``reading`` are those of at most two of the cp1252 languages: an article in
+    one, quoting names of another ("negociações com o ministro Müller")."""
+    letters = {c for c in reading.lower() if not c.isascii() and c.isalpha()}
+    return any(letters <= set(a + b) for a in _WESTERN_ALPHABETS for b in _WESTERN_ALPHABETS)
 
 
 def _letter_read_as_symbol(reading: str, other: str) -> bool:
