@@ -192,6 +192,7 @@ def test_headline_capitals_are_not_names():
 def test_a_rounded_number_is_the_same_number():
     assert find_mismatches("The gold watch could cost $5,000.", "The gold watch could cost $4,999, an analyst said.") == []
     assert find_mismatches("The basic model costs $500.", "The basic model costs $499.") == []
+    assert find_mismatches("The gold watch could cost $5,000.", "The gold watch may sell for as much as $4,999.") == []
     # Whole numbers under 100 do not round: 57 is not 56, and 84 million is not 48 million.
     assert [m.evidence_text for m in find_mismatches("He died at 57 years old.", "He died at 56 years old.")] == ["56"]
     assert find_mismatches("The terminal cost 84 million euros.", "The terminal cost 48 million euros.")
@@ -236,6 +237,7 @@ def test_a_place_does_not_clash_with_its_adjective_or_the_region_around_it():
         ("About 300 people were evacuated.", "312 people were evacuated."),
         ("The deal is worth $1.5m.", "The deal is worth $1.5 million, according to people familiar with the matter."),
         ("The company raised £2.5bn from investors.", "The company raised £2.5 billion from investors last year."),
+        ("The singer ripped up an $800 million contract.", "A report said the singer ripped up an $800 contract."),
         ("Profit rose 8% last year.", "Revenue rose 12% last year, and profit rose 8%."),
         ("The summit opened on March 3.", "Leaders arrived on March 2 and the summit opened the following day."),
         ("The suspect was arrested on Sunday.", "Police said on Tuesday that the suspect had been arrested."),
@@ -257,6 +259,7 @@ def test_what_the_evidence_gives_otherwise_still_clashes():
     assert pairs("The government will spend £2 billion on hospitals.", "The government will spend £3bn on hospitals.") == [
         ("number", "2 billion", "3bn")
     ]
+    assert pairs("The company was fined $1 billion.", "The company was fined $1 million.") == [("number", "1 billion", "1 million")]
 
 
 @pytest.mark.parametrize(

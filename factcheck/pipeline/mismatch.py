@@ -513,11 +513,27 @@ def _compatible(a: Value, b: Value) -> bool:
     if a.kind == "number":
         # News rounds: "$4,999" is reported as "$5,000" and "499 dollars" as "500". Whole numbers under 100
         # differ by more than the tolerance: there nothing rounds.
+        # A bound's own figure rounds too: "as much as $4,999" is no clash with "$5,000".
         x, y = a.normal[0], b.normal[0]
-        if a.bound or b.bound:
-            return _within_bounds(a, y) or _within_bounds(b, x) or (a.bound is not None and b.bound is not None)
-        return abs(x - y) <= NUMBER_TOLERANCE * max(abs(x), abs(y)) or _rounded(x, y) or _rounded(y, x)
+        if abs(x - y) <= NUMBER_TOLERANCE * max(abs(x), abs(y)) or _rounded(x, y) or _rounded(y, x) or _scale_dropped(a, b):
+            return True
+        return bool(a.bound or b.bound) and (
+            _within_bounds(a, y) or _within_bounds(b, x) or (a.bound is not None and b.bound is not None)
+        )
     return a.normal == b.normal
+
+
+_SCALE_AT_END = re.compile(r"(?:" + "|".join([*SCALES, *SHORT_SCALES]) + r")$", re.IGNORECASE)
+
+
+def _scale_dropped(a: Value, b: Value) -> bool:
+    """"an $800 contract" for "$800 million": the same digits, one without a scale word, as a hurried text drops it
+    (or a headline shortens it), more likely a slip than another figure. Two scales ("$1 million", "$1 billion")
+    still clash."""
+    small, large = sorted((a, b), key=lambda v: abs(v.normal[0]))
+    if not small.normal[0] or _SCALE_AT_END.search(small.text):
+        return False
+    return any(math.isclose(large.normal[0], small.normal[0] * scale) for scale in (1e3, 1e6, 1e9, 1e12))
 
 
 def _within_bounds(bounded: Value, other: float) -> bool:
