@@ -235,6 +235,8 @@ def test_a_place_does_not_clash_with_its_adjective_or_the_region_around_it():
         ("More than 300 people were evacuated from the town.", "Officials said 340 people were evacuated from the town."),
         ("Fewer than 100 people attended the rally.", "Police estimated that 80 people attended the rally."),
         ("About 300 people were evacuated.", "312 people were evacuated."),
+        ("50 or more people attended the meeting.", "Organisers said 65 people attended the meeting."),
+        ("The gold watch will cost $5,000.", "The gold watch will cost $4,000 and up."),
         ("The deal is worth $1.5m.", "The deal is worth $1.5 million, according to people familiar with the matter."),
         ("The company raised £2.5bn from investors.", "The company raised £2.5 billion from investors last year."),
         ("The singer ripped up an $800 million contract.", "A report said the singer ripped up an $800 contract."),
@@ -260,6 +262,9 @@ def test_what_the_evidence_gives_otherwise_still_clashes():
         ("number", "2 billion", "3bn")
     ]
     assert pairs("The company was fined $1 billion.", "The company was fined $1 million.") == [("number", "1 billion", "1 million")]
+    assert pairs("20 or fewer people attended the meeting.", "Organisers said 65 people attended the meeting.") == [
+        ("number", "20", "65")
+    ]
 
 
 @pytest.mark.parametrize(

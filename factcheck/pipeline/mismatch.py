@@ -113,6 +113,12 @@ _BOUND_KIND = {
     "fewer than": "max", "less than": "max", "under": "max", "below": "max", "up to": "max", "as many as": "max",
     "as much as": "max", "no more than": "max",
 }  # fmt: skip
+# ... and words after it: "$4,000 and up", "50 or more", "20 or fewer". The group's name is the bound.
+_BOUND_AFTER = re.compile(
+    r"\s+(?:(?P<min>or more|and more|and up|and upwards?|or higher|and higher|and above|or above)|"
+    r"(?P<max>or less|or fewer|and under|or under|and below|or below))\b",
+    re.IGNORECASE,
+)
 _TOKEN_RE = re.compile(r"\w[\w'’]*")
 _ABBREVIATION = r"(?:[A-Z]\.){2,}"  # "U.S.", "U.K."
 # A content word: an abbreviation with dots is one word, not two letters.
@@ -276,6 +282,7 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
             number *= SCALES[m.group("scale").lower()]
         bound = _BOUND_BEFORE.search(text, max(0, m.start() - 24), m.start())
         before = bound.start() if bound else m.start()  # "by about 5%": the preposition is before the bound
+        bound_after = None if bound else _BOUND_AFTER.match(text, m.end())
         preposition = _CHANGE_OR_LEVEL.search(text, max(0, before - 8), before)
         values.append(
             Value(
@@ -284,8 +291,8 @@ def _numbers(text: str, dates: list[Value]) -> list[Value]:
                 m.end(),
                 m.group(),
                 (number,),
-                type=_unit(text, m.start(), m.end()),
-                bound=_BOUND_KIND.get(bound.group("bound").lower(), "about") if bound else None,
+                type=_unit(text, m.start(), bound_after.end() if bound_after else m.end()),  # "50 or more people"
+                bound=_BOUND_KIND.get(bound.group("bound").lower(), "about") if bound else bound_after and bound_after.lastgroup,
                 change=preposition.group(1).lower() == "by" if preposition else None,
             )
         )
