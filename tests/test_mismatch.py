@@ -310,6 +310,13 @@ def test_a_date_in_digits_is_a_date_not_numbers():
     assert pairs("The deal was signed on 2022-03-04.", "The deal was signed on May 4, 2022.") == [("date", "2022-03-04", "May 4, 2022")]
 
 
+def test_a_lists_item_number_counts_nothing():
+    evidence = "1) Increased federal enforcement. The FBI budget was cut.\n2) Fewer agents.\n(3) 40 offices closed."
+    assert [v.text for v in extract_values(evidence) if v.kind == "number"] == ["40"]
+    assert find_mismatches("The FBI has a budget of 900 million a year.", evidence) == []
+    assert pairs("The FBI closed 30 offices.", evidence) == [("number", "30", "40")]
+
+
 def test_a_number_whose_dot_may_separate_thousands_is_compared_with_nothing():
     # "10.000" is ten thousand in much of Europe and ten in English: it neither clashes with "10,000" nor with 10.
     assert pairs("The stadium holds 10,000 fans.", "The stadium holds 10.000 fans and was renovated in 2016.") == []

@@ -255,10 +255,20 @@ def _dates(text: str) -> list[Value]:
     return values
 
 
+def _enumerator(text: str, m: re.Match) -> bool:
+    """A list's item number, "1) Increased enforcement" at a line's start or "(2) fines": it counts nothing."""
+    if not re.fullmatch(r"\d{1,2}", m.group()) or text[m.end() : m.end() + 1] != ")":
+        return False
+    start = m.start()
+    while start > 0 and text[start - 1] in " \t":
+        start -= 1
+    return start == 0 or text[start - 1] in "\n("
+
+
 def _numbers(text: str, dates: list[Value]) -> list[Value]:
     values = []
     for m in _NUMBER_RE.finditer(text):
-        if any(d.start <= m.start() < d.end for d in dates):
+        if any(d.start <= m.start() < d.end for d in dates) or _enumerator(text, m):
             continue
         word = m.group().lower().split(" ")[0]
         word = word[: len(word) - len(m.group("short") or "")]  # "2.5bn" -> "2.5"
