@@ -665,10 +665,19 @@ def index_add(
                 documents_per_batch=documents_per_batch,
                 show_progress=_progress(quiet),
             )
+            folders = [p for p in paths if p.is_dir()]
+            gone = opened.files_gone(folders) if folders else []
     except KeyboardInterrupt:
         _interrupted("interrupted: the documents stored so far are kept; run the same command again to finish")
     except (OSError, ArchiveError, RayError, *_load_errors()) as error:
         _fail(str(error))
+    if gone:
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        typer.echo(
+            f"{archive}: files gone from these folders, their documents kept: {len(gone)} ({shown}); "
+            f"factcheck index remove {archive} ID... takes them out",
+            err=True,
+        )
     typer.echo(f"{archive}: {summary.line()}", err=True)
 
 

@@ -453,6 +453,30 @@ def test_an_archive_that_is_read_only_here_checks_claims_and_writes_nothing(tmp_
             path.chmod(path.stat().st_mode | 0o200)
 
 
+def test_documents_whose_files_are_gone_are_kept_and_named(tmp_path):
+    news = write_articles(tmp_path / "news", 3)
+    archive_path = tmp_path / "archive"
+    with Archive(archive_path) as archive:
+        archive.add([news, ARTICLE])
+        (news / "news-001.txt").unlink()
+        assert archive.files_gone() == archive.files_gone([news]) == ["news-001"]
+        assert archive.files_gone([ARTICLE.parent]) == []
+        assert archive.info().files_gone == 1 and "news-001" in archive
+    result = run_cli("index", "add", archive_path, news, "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        f"{archive_path}: files gone from these folders, their documents kept: 1 (news-001); "
+        f"factcheck index remove {archive_path} ID... takes them out",
+        f"{archive_path}: 0 added, 0 replaced, 2 unchanged",
+    ]
+    assert "files gone: 1 (kept; factcheck index remove takes them out)" in run_cli("index", "info", archive_path).stdout
+    assert run_cli("index", "remove", archive_path, "news-001").returncode == 0
+    assert "files gone: 0" in run_cli("index", "info", archive_path).stdout
+    assert run_cli("index", "add", archive_path, news, "--threads", "1").stderr.splitlines()[-1] == (
+        f"{archive_path}: 0 added, 0 replaced, 2 unchanged"
+    )
+
+
 def test_the_command_line(tmp_path):
     archive = tmp_path / "archive"
     write_articles(tmp_path / "articles", 2)

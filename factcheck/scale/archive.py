@@ -127,6 +127,7 @@ class ArchiveInfo:
     window: int
     created: str
     changed: str
+    files_gone: int  # documents whose files are no longer at the path recorded (``Archive.files_gone``)
 
     def lines(self) -> list[str]:
         return [
@@ -138,6 +139,7 @@ class ArchiveInfo:
             f"window:    {self.window} sentences",
             f"created:   {self.created}",
             f"changed:   {self.changed}",
+            f"files gone: {self.files_gone:,}" + (" (kept; factcheck index remove takes them out)" if self.files_gone else ""),
         ]
 
 
@@ -716,6 +718,7 @@ class Archive:
             window=int(meta["window"]),
             created=meta["created"],
             changed=meta["changed"],
+            files_gone=len(self.files_gone()),
         )
 
     def __len__(self) -> int:
@@ -726,6 +729,18 @@ class Archive:
 
     def __contains__(self, document_id: object) -> bool:
         return self._db.execute("SELECT 1 FROM documents WHERE id = ?", (document_id,)).fetchone() is not None
+
+    def files_gone(self, folders: Iterable[str | Path] | None = None) -> list[str]:
+        """The documents added from files no longer at the path recorded (deleted, or moved where no ``add`` has
+        seen them), of the files under ``folders`` or of all. The archive keeps them until ``remove``: an article
+        taken offline is still what its source said."""
+        roots = None if folders is None else [Path(folder).resolve() for folder in folders]
+        gone = []
+        for doc_id, path in self._db.execute("SELECT id, path FROM documents WHERE path IS NOT NULL ORDER BY key"):
+            file = Path(path)
+            if (roots is None or any(file.is_relative_to(root) for root in roots)) and not file.exists():
+                gone.append(doc_id)
+        return gone
 
     def ids_of(self, text: str) -> list[str]:
         """The ids of the documents holding this text (one file, or copies of it under other names), also with other
