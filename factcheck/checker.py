@@ -206,7 +206,7 @@ class Checker:
         each document."""
         claim_list = as_claims(claims)
         if isinstance(documents, Archive):
-            return Report(self._check_archive(claim_list, documents, top_documents), claim_list)
+            return self._check_archive(claim_list, documents, top_documents)
         docs = load_documents(documents)
         return Report(_dated(self._check(claim_list, docs), docs), claim_list)
 
@@ -235,29 +235,32 @@ class Checker:
             document = replace(document, id=_unheld_name(document, held))
         claims = self._claims_of(document)
         if isinstance(sources, Archive):
-            return Report(self._check_archive(claims, sources, top_documents, leave_out=copies), claims)
+            return self._check_archive(claims, sources, top_documents, leave_out=copies)
         return Report(_dated(self._check(claims, others), others), claims)
 
     def _check_archive(
         self, claims: list[Claim], archive: Archive, top_documents: int | None, leave_out: set[str] = frozenset()
-    ) -> list[ClaimResult]:
+    ) -> Report:
         """Each claim against the archive's documents that bear on it (but those of ``leave_out``), through the
         per-document flow of ``_check``, with the archive's stored embeddings; results by claim, then by the
-        documents' rank."""
+        documents' rank, and for each claim how many documents bearing on it were beyond ``top_documents``."""
         if top_documents is not None and (not isinstance(top_documents, int) or isinstance(top_documents, bool) or top_documents < 1):
             raise ValueError(f"top_documents={top_documents!r}: a number of documents (1 or more), or None for all")
         archive.check_retriever(self.retriever)
         texts = [c.text for c in claims]
         # The documents left out (the article's copies, a claim's own article) must not use up a claim's
         # ``top_documents``: they are taken out of the ranking first, and the claim's own article, which only its
-        # text can tell, is read one beyond them.
-        wanted = None if top_documents is None else top_documents + len(leave_out) + 1
-        related = [
+        # text can tell, is read one beyond them. The whole ranking is asked for, so that the report can say how
+        # many documents bearing on a claim were not checked.
+        ranked = [
             [doc_id for doc_id in ids if doc_id not in leave_out]
-            for ids in archive.related(texts, self.retriever.embed_claims(texts), wanted, self.thresholds)
+            for ids in archive.related(texts, self.retriever.embed_claims(texts), None, self.thresholds)
         ]
+        related = ranked
         if top_documents is not None:
-            related = [ids[: top_documents + (claims[i].document_id in ids)] for i, ids in enumerate(related)]
+            related = [
+                ids[: top_documents + (claims[i].document_id in ids[:top_documents])] for i, ids in enumerate(ranked)
+            ]
         rank = {(i, doc_id): r for i, ids in enumerate(related) for r, doc_id in enumerate(ids)}
         claims_of: dict[str, list[int]] = {}
         for i, ids in enumerate(related):
@@ -272,6 +275,7 @@ class Checker:
                 found = self.retriever.search([texts[i] for i in members], document)
                 jobs.extend((i, claims[i], document, candidates) for i, candidates in zip(members, found))
         jobs.sort(key=lambda job: (job[0], rank[job[0], job[2].id]))
+        not_checked = Counter({i: len(ids) - len(related[i]) for i, ids in enumerate(ranked)})
         if top_documents is not None:  # the one read beyond them, where the claim's own article was not among them
             per_claim: Counter = Counter()
             kept = []
@@ -279,8 +283,11 @@ class Checker:
                 per_claim[job[0]] += 1
                 if per_claim[job[0]] <= top_documents:
                     kept.append(job)
+                else:
+                    not_checked[job[0]] += 1
             jobs = kept
-        return _dated(self._judge([job[1:] for job in jobs]), documents)
+        unchecked = {claims[i].id: n for i, n in not_checked.items() if n}
+        return Report(_dated(self._judge([job[1:] for job in jobs]), documents), claims, not_checked=unchecked)
 
     @classmethod
     def comparison_pair(cls, a: DocumentLike, b: DocumentLike, *, encoding: str | None = None) -> tuple[Document, Document]:

@@ -444,6 +444,12 @@ def check(
         unmatched = [entry["claim_id"] for entry in report.summary() if not any(entry[v] for v in VERDICTS)]
         if index and unmatched:  # rows are per claim and source: these claims are in none
             typer.echo(f"warning: nothing in {index} bears on {len(unmatched)} claim(s): {', '.join(unmatched)}", err=True)
+        if report.not_checked:  # the sources listed are not all there are
+            typer.echo(
+                f"warning: {sum(report.not_checked.values())} document(s) of {index} bearing on {len(report.not_checked)} "
+                "claim(s) were beyond --top-k and not checked (not_checked in the summary); --top-k all checks every one",
+                err=True,
+            )
         _emit(report, documents, checker, out, chosen)
 
 

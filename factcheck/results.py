@@ -73,18 +73,21 @@ class ClaimResult:
 class Report:
     results: list[ClaimResult]
     claims: list[Claim] = field(default_factory=list)  # every claim checked, with or without a result
+    # Claim id -> documents of an archive that bear on the claim but were beyond ``top_documents``: not checked, so
+    # that no reader takes the sources listed for all there are.
+    not_checked: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> list[dict]:
-        """Per claim across documents: which sources support, contradict, conflict or are silent. A claim that no
-        document bears on (none given; nothing in an archive related to it) has its entry, every list empty."""
+        """Per claim across documents: which sources support, contradict, conflict or are silent, and how many of an
+        archive's documents bearing on it were not checked. A claim that no document bears on (none given; nothing
+        in an archive related to it) has its entry, every list empty."""
         by_claim = {c.id: self._entry(c) for c in self.claims}
         for r in self.results:
             by_claim.setdefault(r.claim.id, self._entry(r.claim))[r.verdict].append(r.document_id)
         return list(by_claim.values())
 
-    @staticmethod
-    def _entry(claim: Claim) -> dict:
-        return {"claim_id": claim.id, "claim": claim.text} | {v: [] for v in VERDICTS}
+    def _entry(self, claim: Claim) -> dict:
+        return {"claim_id": claim.id, "claim": claim.text} | {v: [] for v in VERDICTS} | {"not_checked": self.not_checked.get(claim.id, 0)}
 
     def to_dict(self) -> dict:
         return {"results": [r.to_dict() for r in self.results], "summary": self.summary()}

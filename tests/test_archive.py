@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import json
 import os
 import shutil
 import signal
@@ -239,8 +240,13 @@ def test_checking_against_an_archive_gives_the_verdicts_of_checking_the_document
     assert all(r.document_date == dates[r.document_id] for r in report.results)
     assert [s["claim_id"] for s in report.summary()] == [c.id for c in claims]
 
-    # With top_documents=1 only the article, which bears on every claim, is checked.
-    assert {r.document_id for r in checker.check(claims, archive, top_documents=1).results} == {"port-ellis-ferry"}
+    # With top_documents=1 only the article, which bears on every claim, is checked, and the summary says how many
+    # documents bearing on each claim were not.
+    one = checker.check(claims, archive, top_documents=1)
+    assert {r.document_id for r in one.results} == {"port-ellis-ferry"}
+    related = {c.id: sum(r.claim.id == c.id for r in report.results) for c in claims}
+    assert [s["not_checked"] for s in one.summary()] == [related[c.id] - 1 for c in claims]
+    assert any(related[c.id] > 1 for c in claims) and all(s["not_checked"] == 0 for s in report.summary())
 
 
 def test_an_archive_offers_exactly_the_documents_with_a_passage_the_unrelated_rule_lets_through(tmp_path, checker, claims):
@@ -495,6 +501,12 @@ def test_the_command_line(tmp_path):
     every = run_cli("check", "--claims-from", ARTICLE, "--index", archive, "--top-k", "all", "-f", "csv", "--threads", "1")
     assert every.returncode == 0, every.stderr
     assert set(rows["document_id"]) <= set(pd.read_csv(io.StringIO(every.stdout))["document_id"])
+    # Documents bearing on a claim beyond --top-k are counted, in the summary and in a warning.
+    (tmp_path / "library.txt").write_text("The new library of town 1 opened on day 2.\n", encoding="utf-8")
+    one = run_cli("check", "--claims", tmp_path / "library.txt", "--index", archive, "--top-k", "1", "-f", "json", "--threads", "1")
+    (entry,) = json.loads(one.stdout)["summary"]
+    assert entry["supported"] == ["news-001"] and entry["not_checked"] >= 1
+    assert f"warning: {entry['not_checked']} document(s) of {archive} bearing on 1 claim(s) were beyond --top-k" in one.stderr
     (tmp_path / "penguins.txt").write_text("Penguins sing to each other in low voices.\n", encoding="utf-8")
     silent = run_cli("check", "--claims", tmp_path / "penguins.txt", "--index", archive, "-f", "json", "--threads", "1")
     assert silent.returncode == 0, silent.stderr
@@ -565,6 +577,10 @@ def test_the_articles_own_copies_never_use_up_the_top_documents(tmp_path, checke
     for r in everything.results:
         best.setdefault(r.claim.id, r.document_id)
     assert {r.claim.id: r.document_id for r in one.results} == best
+    # The copies of the article left out are no documents "not checked".
+    assert {s["claim_id"]: s["not_checked"] for s in one.summary()} == {
+        c.id: sum(r.claim.id == c.id for r in everything.results) - 1 for c in everything.claims
+    }
 
 
 @pytest.mark.parametrize("damage", ["remove BM25 files", "empty vectors", "corrupt ids"])

@@ -34,6 +34,7 @@ def test_report_serialises_to_json_with_a_summary_per_claim():
             "contradicted": ["doc"],
             "not_mentioned": ["other"],
             "conflicting": [],
+            "not_checked": 0,
         }
     ]
 

@@ -136,7 +136,7 @@ def _source(result: ClaimResult, article: _Article) -> dict:
     }
 
 
-def _claim_cards(results: list[ClaimResult], articles: dict[str, _Article]) -> list[dict]:
+def _claim_cards(results: list[ClaimResult], articles: dict[str, _Article], not_checked: dict[str, int]) -> list[dict]:
     by_claim: dict[str, list[ClaimResult]] = {}
     for r in results:
         by_claim.setdefault(r.claim.id, []).append(r)
@@ -144,7 +144,12 @@ def _claim_cards(results: list[ClaimResult], articles: dict[str, _Article]) -> l
     for claim_results in by_claim.values():
         ordered = sorted(claim_results, key=lambda r: (VERDICT_ORDER[r.verdict], -r.confidence))
         cards.append(
-            {"results": ordered, "sources": [_source(r, articles[r.document_id]) for r in ordered], "links": []}
+            {
+                "results": ordered,
+                "sources": [_source(r, articles[r.document_id]) for r in ordered],
+                "links": [],
+                "not_checked": not_checked.get(ordered[0].claim.id, 0),
+            }
         )
     cards.sort(key=lambda card: VERDICT_ORDER[card["results"][0].verdict])
     for number, card in enumerate(cards, start=1):
@@ -200,7 +205,7 @@ def render_html(
     missing = sorted({r.document_id for r in report.results} - articles.keys())
     if missing:
         raise ValueError(f"render_html needs the text of every source; not given: {', '.join(missing)}")
-    cards = _claim_cards(report.results, articles)
+    cards = _claim_cards(report.results, articles, report.not_checked)
     comparison = isinstance(report, Comparison)
     columns = _side_by_side(report, cards, articles) if comparison else []
     counts = {v: sum(r.verdict == v for r in report.results) for v in VERDICT_ORDER}
