@@ -653,7 +653,7 @@ def index_add(
     finishes the work.
     """
     from factcheck.pipeline.ingest import load_documents
-    from factcheck.scale.archive import Archive, ArchiveError
+    from factcheck.scale.archive import Archive, ArchiveError, first_few
     from factcheck.scale.ray_engine import RayError
 
     if engine is BatchEngine.local and address:
@@ -678,9 +678,8 @@ def index_add(
     except (OSError, ArchiveError, RayError, *_load_errors()) as error:
         _fail(str(error))
     if gone:
-        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
         typer.echo(
-            f"{archive}: files gone from these folders, their documents kept: {len(gone)} ({shown}); "
+            f"{archive}: files gone from these folders, their documents kept: {len(gone)} ({first_few(gone)}); "
             f"factcheck index remove {archive} ID... takes them out",
             err=True,
         )

@@ -155,12 +155,13 @@ class AddSummary:
 
     def line(self) -> str:
         line = f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged"
-        return line + (f", {len(self.renamed)} renamed ({_listed(self.renamed)})" if self.renamed else "")
+        renamed = [f"{old} -> {new}" for old, new in self.renamed.items()]
+        return line + (f", {len(renamed)} renamed ({first_few(renamed, 3)})" if renamed else "")
 
 
-def _listed(renamed: dict[str, str], shown: int = 3) -> str:
-    pairs = [f"{old} -> {new}" for old, new in list(renamed.items())[:shown]]
-    return ", ".join(pairs) + (f" and {len(renamed) - shown} more" if len(renamed) > shown else "")
+def first_few(items: list[str], shown: int = 5) -> str:
+    """The first ``shown`` items, and how many more: a line names a few ids, not thousands."""
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
 @dataclass
