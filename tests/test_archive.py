@@ -459,7 +459,7 @@ def test_an_archive_that_is_read_only_here_checks_claims_and_writes_nothing(tmp_
             path.chmod(path.stat().st_mode | 0o200)
 
 
-def test_documents_whose_files_are_gone_are_kept_and_named(tmp_path):
+def test_documents_whose_files_are_gone_are_kept_and_named(tmp_path, monkeypatch):
     news = write_articles(tmp_path / "news", 3)
     archive_path = tmp_path / "archive"
     with Archive(archive_path) as archive:
@@ -481,6 +481,13 @@ def test_documents_whose_files_are_gone_are_kept_and_named(tmp_path):
     assert run_cli("index", "add", archive_path, news, "--threads", "1").stderr.splitlines()[-1] == (
         f"{archive_path}: 0 added, 0 replaced, 2 unchanged"
     )
+    # Records of a JSON file given by a relative path are not "gone" seen from another working folder.
+    (tmp_path / "feed.jsonl").write_text('{"id": "r1", "text": "The new tunnel opened on day 3."}\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with Archive(archive_path) as archive:
+        archive.add(["feed.jsonl"])
+        monkeypatch.chdir(news)
+        assert archive.files_gone() == []
 
 
 def test_the_command_line(tmp_path):

@@ -633,7 +633,11 @@ class Archive:
                 gone = None if held else self._vanished_file(same[0], assigned, set(renamed_from.values()))
                 if gone:
                     renamed_from[ids[n]] = gone
-            named.append(replace(document, id=ids[n], path=str(files[n])) if n in files else document)
+            if n in files:
+                document = replace(document, id=ids[n], path=str(files[n]))
+            elif document.path:  # a record of a JSON file: where it is read from, whatever the working folder
+                document = replace(document, path=str(Path(document.path).resolve()))
+            named.append(document)
         return named, renamed_from
 
     def _vanished_file(self, digest: str, assigned: dict[str, str], taken: set[str]) -> str | None:
