@@ -652,8 +652,8 @@ def index_add(
     Interrupted (even by kill -9), the archive holds each document wholly or not at all; the same command again
     finishes the work.
     """
-    from factcheck.pipeline.ingest import load_documents
-    from factcheck.scale.archive import Archive, ArchiveError, first_few
+    from factcheck.pipeline.ingest import first_few, load_documents
+    from factcheck.scale.archive import Archive, ArchiveError
     from factcheck.scale.ray_engine import RayError
 
     if engine is BatchEngine.local and address:

@@ -87,7 +87,8 @@ class Report:
         return list(by_claim.values())
 
     def _entry(self, claim: Claim) -> dict:
-        return {"claim_id": claim.id, "claim": claim.text} | {v: [] for v in VERDICTS} | {"not_checked": self.not_checked.get(claim.id, 0)}
+        lists = {v: [] for v in VERDICTS}
+        return {"claim_id": claim.id, "claim": claim.text} | lists | {"not_checked": self.not_checked.get(claim.id, 0)}
 
     def to_dict(self) -> dict:
         return {"results": [r.to_dict() for r in self.results], "summary": self.summary()}

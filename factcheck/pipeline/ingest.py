@@ -204,19 +204,23 @@ def _folder_files(folder: Path, skip: Path | None = None) -> list[Path]:
     # A link to nothing, or to a folder (not searched, so that a link cannot make a loop), is named too.
     links = sorted(p for p in entries if p.is_symlink() and not p.is_file())
     if links:
-        names = ", ".join(str(p.relative_to(folder)) for p in links[:5]) + (f" and {len(links) - 5} more" if len(links) > 5 else "")
+        names = first_few([str(p.relative_to(folder)) for p in links])
         log.warning("%s: left out %d link(s) to a folder or to nothing: %s", folder, len(links), names)
     _warn_left_out(folder, [p for p in visible if p.suffix.lower() not in SUPPORTED_SUFFIXES], relative_to=folder)
     return [p for p in visible if p.suffix.lower() in SUPPORTED_SUFFIXES]
+
+
+def first_few(items: list[str], shown: int = 5) -> str:
+    """The first ``shown`` items, and how many more: a message names a few files or ids, not thousands."""
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
 def _warn_left_out(where: str | Path, others: list[Path], relative_to: Path | None = None) -> None:
     """Files a folder or pattern holds that factcheck does not read are named, never dropped without a word."""
     if not others:
         return
-    names = [str(p.relative_to(relative_to) if relative_to else p) for p in others]
-    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    log.warning("%s: left out %d file(s) of a type factcheck does not read: %s (it reads %s)", where, len(names), shown, _supported())
+    names = first_few([str(p.relative_to(relative_to) if relative_to else p) for p in others])
+    log.warning("%s: left out %d file(s) of a type factcheck does not read: %s (it reads %s)", where, len(others), names, _supported())
 
 
 def _read_file(path: Path, encoding: str | None) -> list[tuple[Document, str]]:

@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from factcheck.pipeline.aggregate import Thresholds
-from factcheck.pipeline.ingest import Document, load_documents
+from factcheck.pipeline.ingest import Document, first_few, load_documents
 from factcheck.pipeline.mismatch import content_stems
 from factcheck.pipeline.retrieve import (
     EMBEDDING_SIZE,
@@ -157,11 +157,6 @@ class AddSummary:
         line = f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.unchanged)} unchanged"
         renamed = [f"{old} -> {new}" for old, new in self.renamed.items()]
         return line + (f", {len(renamed)} renamed ({first_few(renamed, 3)})" if renamed else "")
-
-
-def first_few(items: list[str], shown: int = 5) -> str:
-    """The first ``shown`` items, and how many more: a line names a few ids, not thousands."""
-    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
 @dataclass
