@@ -44,7 +44,7 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factcheck.checker import Checker  # noqa: E402
-from factcheck.evaluation.benchmarks import SystemItem, load_system_set  # noqa: E402
+from factcheck.evaluation.benchmarks import SystemItem, fewer_unrelated, load_system_set  # noqa: E402
 from factcheck.nli.data import SETS, load_set  # noqa: E402
 from factcheck.pipeline.aggregate import FEATURES, VERDICT_CLASSES, VerdictModel, decision_features  # noqa: E402
 from factcheck.pipeline.claims import Claim  # noqa: E402
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.time()
 
     parts = {
-        "fnc-1-dev": load_system_set("fnc-1-dev", args.data_dir, limit=args.fnc_limit),
+        "fnc-1-dev": fewer_unrelated(load_system_set("fnc-1-dev", args.data_dir, limit=args.fnc_limit)),
         "nli-d-documents": nli_documents(args.data_dir, args.per_set, args.seed),
         "nli-d-pairs": nli_pairs(args.data_dir, args.per_set, args.seed),
     }

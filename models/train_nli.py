@@ -65,16 +65,19 @@ NEW_WITH_NEWS = ("synthetic-missing-clause", "synthetic-missing-detail")
 
 
 def partial_label_loss(outputs, labels, num_items_in_batch=None):
-    """-log P(gold set): cross-entropy when one label is allowed, marginal likelihood when several are.
+    """-log P(gold set), times the pair's weight: cross-entropy when one label is allowed, marginal likelihood
+    when several are.
 
     A per-pair mean: the Trainer's ``num_items_in_batch`` counts label entries (3 per pair here), and we
     accumulate no gradients across batches, so the plain mean is the right normaliser.
     """
     logits = outputs.logits.float()
-    allowed = labels.bool()
+    allowed = labels > 0
+    # A pair's weight rides on its allowed entries (1 for most; FEVER's claim-only-bias weights otherwise).
+    weight = labels.float().amax(dim=-1)
     log_total = torch.logsumexp(logits, dim=-1)
     log_allowed = torch.logsumexp(logits.masked_fill(~allowed, float("-inf")), dim=-1)
-    return (log_total - log_allowed).mean()
+    return (weight * (log_total - log_allowed)).mean()
 
 
 def build_training_data(data_dir: Path, synthetic_per_kind: int, seed: int, replay: int | None = None):
@@ -137,6 +140,30 @@ def news_data(args, work_dir: Path):
     return data, dict(sorted(Counter(data["source"]).items()))
 
 
+def fever_data(args, work_dir: Path):
+    """FEVER pairs (``models/fever_pairs.py``), made once per work dir and kept there, so that a resumed run
+    trains on exactly the same pairs; the held-out entities' pairs go beside them as D."""
+    import datasets
+
+    cache = work_dir / "fever_pairs.jsonl"
+    if not cache.is_file():
+        from fever_pairs import build_fever_pairs
+
+        per_label = {"entailment": args.fever_supports, "contradiction": args.fever_refutes, "neutral": args.fever_nei}
+        pairs = build_fever_pairs(args.data_dir, args.seed, per_label, args.fever_on_topic)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        for path, rows in ((cache, pairs.train), (work_dir / "fever_dev.jsonl", pairs.dev)):
+            partial = path.with_suffix(".partial")
+            partial.write_text("".join(json.dumps(row) + "\n" for row in rows))
+            partial.rename(path)
+        (work_dir / "fever_counts.json").write_text(json.dumps(pairs.counts, indent=2) + "\n")
+    rows = [json.loads(line) for line in cache.read_text().splitlines()]
+    data = datasets.Dataset.from_list(
+        [{"premise": r["premise"], "hypothesis": r["hypothesis"], "label": r["label"], "source": r["source"], "weight": r["weight"]} for r in rows]
+    )
+    return data, dict(sorted(Counter(data["source"]).items()))
+
+
 def _named(checkpoint: str | Path) -> str:
     """A checkpoint by its folder name and the start of its weights' sha256, not by a local path."""
     import hashlib
@@ -144,6 +171,16 @@ def _named(checkpoint: str | Path) -> str:
     weights = Path(checkpoint) / "model.safetensors"
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12] if weights.is_file() else "no local weights"
     return f"{Path(checkpoint).name} (model.safetensors sha256 {digest})"
+
+
+def hardware_bf16() -> bool:
+    """Where the CPU has no bfloat16 arithmetic (AVX2 only), autocast emulates it and trains several times slower."""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    from factcheck.nli.backends import cpu_features
+
+    features = cpu_features()
+    return features["amx_bf16"] or features["avx512_bf16"]
 
 
 def git_commit() -> str | None:
@@ -184,9 +221,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fnc-unrelated", type=int, default=5000, help="FNC-1 unrelated headline-body pairs used")
     parser.add_argument("--disagree-repeat", type=int, default=2, help="times each FNC-1 disagree pair is seen")
     parser.add_argument("--off-topic", type=int, default=12000, help="off-topic neighbour pairs to make")
+    parser.add_argument("--fever", action="store_true", help="add FEVER train pairs (models/fever_pairs.py)")
+    parser.add_argument("--fever-supports", type=int, default=8000, help="FEVER SUPPORTS claims with their evidence")
+    parser.add_argument("--fever-refutes", type=int, default=8000, help="FEVER REFUTES claims with their evidence")
+    parser.add_argument("--fever-nei", type=int, default=6000, help="NOT ENOUGH INFO claims with a retrieved sentence")
+    parser.add_argument("--fever-on-topic", type=int, default=6000, help="SUPPORTS/REFUTES claims with a retrieved sentence that is not their evidence (neutral)")
+    parser.add_argument(
+        "--freeze-layers",
+        type=int,
+        default=0,
+        help="keep the embeddings and this many lower layers as they are: the key-span head reads them from the "
+        "model's weights, so it stays valid for the new model",
+    )
     parser.add_argument("--save-steps", type=int, default=500)
     parser.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (for timing runs)")
-    parser.add_argument("--no-bf16", action="store_true", help="train in fp32 (bf16 autocast is the default)")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="bf16 autocast or float32; auto takes bf16 only where the CPU multiplies it in hardware (AMX, avx512_bf16)",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument(
         "--export-only",
@@ -210,13 +264,21 @@ def main(argv: list[str] | None = None) -> None:
         news, news_counts = news_data(args, args.work_dir)
         train = datasets.concatenate_datasets([train, news]).shuffle(seed=args.seed)
         counts |= {f"news:{k}": v for k, v in news_counts.items()}
+    if args.fever:
+        import datasets
+
+        fever, fever_counts = fever_data(args, args.work_dir)
+        train = train.add_column("weight", [1.0] * len(train))
+        train = datasets.concatenate_datasets([train, fever]).shuffle(seed=args.seed)
+        counts |= {f"fever:{k}": v for k, v in fever_counts.items()}
     log.info("training pairs: %d %s", len(train), counts)
 
     tokenizer = AutoTokenizer.from_pretrained(base)
 
     def encode(batch):
         encoded = tokenizer(batch["premise"], batch["hypothesis"], truncation=True, max_length=args.max_length)
-        encoded["labels"] = [ALLOWED[label] for label in batch["label"]]
+        weights = batch["weight"] if "weight" in batch else [1.0] * len(batch["label"])
+        encoded["labels"] = [[a * w for a in ALLOWED[label]] for label, w in zip(batch["label"], weights)]
         return encoded
 
     train = train.map(encode, batched=True, remove_columns=train.column_names, desc="tokenising")
@@ -228,6 +290,12 @@ def main(argv: list[str] | None = None) -> None:
         id2label=dict(enumerate(LABELS)),
         label2id={label: i for i, label in enumerate(LABELS)},
     )
+    bf16 = args.precision == "bf16" or (args.precision == "auto" and hardware_bf16())
+    log.info("precision: %s", "bf16 autocast" if bf16 else "float32")
+    if args.freeze_layers:
+        frozen = [model.base_model.embeddings, *model.base_model.encoder.layer[: args.freeze_layers]]
+        for module in frozen:
+            module.requires_grad_(False)
     training_args = TrainingArguments(
         output_dir=str(args.work_dir),
         num_train_epochs=args.epochs,
@@ -239,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         lr_scheduler_type="linear",
         train_sampling_strategy="group_by_length",
         length_column_name="length",
-        bf16=not args.no_bf16,
+        bf16=bf16,
         use_cpu=not torch.cuda.is_available(),
         save_strategy="steps",
         save_steps=args.save_steps,

@@ -26,9 +26,20 @@ EXPECTED = {
     "qags-cnndm": (714, {SUPPORTED, NOT_SUPPORTED}),
     "qags-xsum": (239, {SUPPORTED, NOT_SUPPORTED}),
     "averitec-dev": (500, {SUPPORTED, CONTRADICTED, NOT_MENTIONED, "conflicting"}),
-    # held-out bodies: every agree, disagree and discuss headline (763 + 191 + 1,741) and a quarter of the unrelated
-    "fnc-1-dev": (4539, {SUPPORTED, CONTRADICTED, NOT_MENTIONED}),
+    # held-out bodies: every headline (763 agree, 191 disagree, 1,741 discuss, 7,621 unrelated)
+    "fnc-1-dev": (10316, {SUPPORTED, CONTRADICTED, NOT_MENTIONED}),
 }
+
+
+def test_fnc1_samples_keep_a_quarter_of_the_unrelated_headlines(data_dir):
+    from factcheck.evaluation.benchmarks import fewer_unrelated, fixed_sample
+
+    items = load_system_set("fnc-1-dev", data_dir)
+    fewer = fewer_unrelated(items)
+    assert len(fewer) == 4539  # the 2,695 on-topic headlines and 1,844 unrelated ones
+    assert sum(not item.id.endswith("-unrelated") for item in fewer) == 2695
+    sample = fixed_sample("fnc-1-dev", items, 600)
+    assert len(sample) == 600 and {item.id for item in sample} <= {item.id for item in fewer}
 
 
 def test_fnc1_is_split_by_body(data_dir):
