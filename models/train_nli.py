@@ -370,6 +370,9 @@ def main(argv: list[str] | None = None) -> None:
         "machine": {"cpu_threads": args.threads, "platform": platform.platform(), "torch": torch.__version__},
         "git_commit": commit,
     }
+    base_record = Path(args.base) / "training_record.json" if args.base else None
+    if base_record and base_record.is_file():
+        record["base_record"] = json.loads(base_record.read_text())  # the stages before this one
     (args.output / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
     log.info("saved %s", args.output)
 
